@@ -1,0 +1,1 @@
+"""Platform adapters: each turns native events into neutral ones and renders replies."""

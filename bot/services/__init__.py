@@ -1,0 +1,1 @@
+"""Services: storage, model, memory, persona, companion, memorial, safety, i18n."""

@@ -1,0 +1,1 @@
+"""Feature modules: one feature per cog, each declaring its commands once, as data."""
