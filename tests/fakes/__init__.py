@@ -1,0 +1,1 @@
+"""Fakes at the seams: real servers on loopback standing in for outside services."""
