@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Iterable
 
 # Telegram bot tokens, OpenAI-style keys, and bearer headers, even when we were not told them.
@@ -61,3 +62,16 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> Redacting
     for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "discord.http", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return redactor
+
+
+def log_failure(logger: logging.Logger, what: str, exc: BaseException) -> None:
+    """Log an unexpected exception by type and stack frames only.
+
+    Exception messages can carry the person's words (a parse error quoting input, a model
+    error echoing the prompt), so they never reach the log.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = " <- ".join(
+        f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in reversed(frames[-6:])
+    )
+    logger.error("%s: %s at %s", what, type(exc).__name__, where or "?")

@@ -15,6 +15,7 @@ from bot.core.context import ButtonContext, Invocation, MessageContext, Replier
 from bot.core.errors import BotError, PermissionDenied, WrongPlace
 from bot.core.models import Attachment, ChatRef, IncomingMessage, MessageHandle, UserRef
 from bot.core.parsing import parse_command
+from bot.logging_setup import log_failure
 from bot.services.i18n import DEFAULT_LOCALE, I18n, normalize_locale
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ class Router:
         except BotError as err:
             await self._reply_error(inv.replier, inv.locale, err, ephemeral=True)
         except Exception as exc:
-            log.exception("command /%s failed: %s", cmd.spec.qualified, type(exc).__name__)
+            log_failure(log, f"command /{cmd.spec.qualified} failed", exc)
             await self._reply_error(inv.replier, inv.locale, BotError("errors.internal"))
 
     async def handle_message(self, msg: IncomingMessage, replier: Replier) -> None:
@@ -159,7 +160,7 @@ class Router:
                 except BotError as err:
                     await self._reply_error(replier, locale, err)
                 except Exception as exc:
-                    log.exception("message handler failed: %s", type(exc).__name__)
+                    log_failure(log, "message handler failed", exc)
                     await self._reply_error(replier, locale, BotError("errors.internal"))
                 return
         key = "core.chat_not_ready" if msg.chat.is_dm else "core.dm_pointer"
@@ -188,7 +189,7 @@ class Router:
         except BotError as err:
             return self.i18n.t(locale, err.key, **err.params)
         except Exception as exc:
-            log.exception("button %s failed: %s", prefix, type(exc).__name__)
+            log_failure(log, f"button {prefix} failed", exc)
             return self.i18n.t(locale, "errors.internal")
         return ctx.notice
 

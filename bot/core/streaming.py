@@ -101,9 +101,10 @@ class StreamRenderer:
         if suffix:
             self.current += suffix
         if self.current.strip():
+            final = self.current.rstrip()
             if self.handle is None:
-                self.handle = await self.replier.send(self.current)
-            self.handle = await self.replier.finish(self.handle, self.current)
+                self.handle = await self.replier.send(final)
+            self.handle = await self.replier.finish(self.handle, final)
         return self.text
 
 
@@ -112,6 +113,8 @@ async def render_stream(
 ) -> str:
     """Render a whole stream; returns the full text. Exceptions propagate after what arrived is shown."""
     renderer = StreamRenderer(replier, clock=clock)
+    with contextlib.suppress(Exception):
+        await replier.typing()
     typing = asyncio.create_task(_keep_typing(replier))
     try:
         async for chunk in chunks:
@@ -129,6 +132,6 @@ async def render_stream(
 async def _keep_typing(replier: Replier) -> None:
     # Platforms drop the indicator after ~5 s, so refresh it until the first token arrives.
     while True:
+        await asyncio.sleep(TYPING_REFRESH)
         with contextlib.suppress(Exception):
             await replier.typing()
-        await asyncio.sleep(TYPING_REFRESH)
