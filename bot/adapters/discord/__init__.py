@@ -1,0 +1,1 @@
+"""Discord adapter: slash commands compiled from the registry, DMs, streamed replies."""
