@@ -153,9 +153,9 @@ def cmd_commands(args: argparse.Namespace, settings: Settings) -> int:
 
         payload = asyncio.run(command_payloads(app.registry, app.i18n))
     else:
-        from bot.adapters.telegram.menu import build_menus
+        from bot.adapters.telegram.menu import menu_payload
 
-        payload = build_menus(app.registry, app.i18n)
+        payload = menu_payload(app.registry, app.i18n)
     json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0

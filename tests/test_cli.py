@@ -45,3 +45,30 @@ def test_run_without_tokens_says_what_to_set(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "DISCORD_TOKEN" in proc.stderr and "TELEGRAM_TOKEN" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_discord_payload_localizes_every_command(tmp_path: Path) -> None:
+    import json
+
+    proc = run_cli(["commands", "--platform", "discord", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    payloads = json.loads(proc.stdout)
+    names = {p["name"] for p in payloads}
+    assert {"help", "language", "about"} <= names
+    for p in payloads:
+        assert p["description_localizations"].get("zh-CN"), p["name"]
+        assert p["description_localizations"]["zh-CN"] != p["description"]
+
+
+def test_telegram_menus_exist_for_en_zh_and_default(tmp_path: Path, i18n: I18n) -> None:
+    import json
+
+    proc = run_cli(["commands", "--platform", "telegram", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    menus = json.loads(proc.stdout)["menus"]
+    assert {"default", "en", "zh"} <= set(menus)
+    zh = {row["command"]: row["description"] for row in menus["zh"]}
+    en = {row["command"]: row["description"] for row in menus["en"]}
+    assert zh["help"] == i18n.t("zh_Hans", "commands.help.description")
+    assert en["help"] == i18n.t("en", "commands.help.description")
+    assert set(zh) == set(en)
