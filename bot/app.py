@@ -118,9 +118,7 @@ class App:
         if adapters and not started:
             log.error("no adapter could start")
             return 1
-        tasks: list[asyncio.Task[None]] = [
-            asyncio.create_task(job(stop), name=f"job-{i}") for i, job in enumerate(self.jobs)
-        ]
+        tasks = self.start_jobs(stop)
         await stop.wait()
         log.info("shutting down")
         for adapter in reversed(started):
@@ -128,7 +126,19 @@ class App:
                 await asyncio.wait_for(adapter.stop(), timeout=SHUTDOWN_GRACE)
             except Exception as exc:
                 log.warning("%s adapter stop: %s", adapter.name, type(exc).__name__)
-        for task in tasks:
+        await self.stop_jobs(tasks)
+        return 0
+
+    def start_jobs(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        """Start every background job (schedulers, OCR queue, backups); they end when `stop` is set."""
+        return [asyncio.create_task(job(stop), name=f"job-{i}") for i, job in enumerate(self.jobs)]
+
+    @staticmethod
+    async def stop_jobs(tasks: list[asyncio.Task[None]], grace: float = 2.0) -> None:
+        """Give jobs `grace` seconds to notice the stop event, then cancel what is left."""
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        return 0

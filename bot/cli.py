@@ -137,7 +137,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                 out_dir=Path(args.out_dir),
                 max_upload_bytes=settings.max_upload_bytes,
             )
-            await session.run()
+            stop = asyncio.Event()
+            jobs = app.start_jobs(stop)
+            try:
+                await session.run()
+            finally:
+                stop.set()
+                await app.stop_jobs(jobs)
         return 0
 
     return run_async(go())
