@@ -1,0 +1,132 @@
+"""Retrieval on a real SQLite file: the GB18030 letter, short and long queries, scoping, pins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.core.errors import UserError
+from bot.core.models import UserRef
+from bot.services.memory import MemoryService, query_terms
+from bot.services.persona import PersonaService
+from bot.services.storage.db import Database
+from bot.services.storage.memories import Memories
+from bot.services.storage.personas import Personas
+from bot.services.storage.users import Users
+from tests.fakes.letters import MARKERS, chinese_letter
+
+ALICE = UserRef("console", "alice", "Alice")
+BOB = UserRef("console", "bob", "Bob")
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[tuple[MemoryService, PersonaService]]:
+    db = Database(tmp_path / "afterglow.sqlite3")
+    await db.open()
+    users, memories, personas = Users(db), Memories(db), Personas(db)
+    try:
+        yield (
+            MemoryService(db, users, memories, personas),
+            PersonaService(db, users, personas, memories),
+        )
+    finally:
+        await db.close()
+
+
+def test_query_terms_split_long_and_short() -> None:
+    assert query_terms("猫").short == ("猫",)
+    assert query_terms("火锅").short == ("火锅",) and not query_terms("火锅").long
+    terms = query_terms("重庆火锅")
+    assert terms.long == ("重庆火锅", "重庆火", "庆火锅") and not terms.short
+    english = query_terms("Where did Caroline go camping?")
+    assert "camp" in english.long and "caroli" in english.long and "where" not in english.long
+    assert query_terms("af").short == ("af",)
+    assert query_terms('say "hi" OR NEAR(').match_expression() is not None
+
+
+async def test_gb18030_letter_answers_one_two_and_many_char_queries(
+    services: tuple[MemoryService, PersonaService],
+) -> None:
+    memory, _ = services
+    letter, _ = chinese_letter()
+    assert len(letter) >= 10_000
+    result = await memory.import_letter(ALICE, letter.encode("gb18030"), "信.txt")
+    assert result.characters == len(letter)
+    assert result.chunks >= 15
+    person, persona = await memory.scope(ALICE)
+    # The original is kept verbatim.
+    (stored,) = await memory.memories.letters(person)
+    assert stored.body == letter
+
+    async def top(query: str) -> str:
+        hits = await memory.search(person, persona, query, k=3)
+        assert hits, query
+        return hits[0].text
+
+    assert MARKERS["cat"] in await top("猫")
+    assert MARKERS["hotpot"] in await top("火锅")
+    assert MARKERS["snow"] in await top("雪")
+    assert MARKERS["lighthouse"] in await top("灯塔")
+    assert MARKERS["hotpot"] in await top("重庆的那家火锅店")
+    assert MARKERS["lighthouse"] in await top("你还记得海边灯塔的故事吗")
+    assert MARKERS["cat"] in await top("团子趴在键盘上")
+    # The whole letter is far bigger than what a search returns.
+    hits = await memory.search(person, persona, "重庆的那家火锅店", k=3)
+    assert sum(len(h.text) for h in hits) < len(letter) / 5
+
+
+async def test_people_never_see_each_other(services: tuple[MemoryService, PersonaService]) -> None:
+    memory, _ = services
+    await memory.remember(ALICE, "ALICE-CANARY 我最喜欢的花是栀子花")
+    await memory.remember(BOB, "BOB-CANARY 我最喜欢的花是栀子花")
+    alice_hits = await memory.recall(ALICE, "栀子花")
+    assert [h.text for h in alice_hits] == ["ALICE-CANARY 我最喜欢的花是栀子花"]
+    bob_id = (await memory.recall(BOB, "花"))[0].id
+    with pytest.raises(UserError) as exc:
+        await memory.forget(ALICE, bob_id)
+    assert exc.value.key == "memory.not_found"
+    with pytest.raises(UserError):
+        await memory.pin(ALICE, bob_id)
+    assert len(await memory.recall(BOB, "CANARY")) == 1
+
+
+async def test_pins_and_recency_break_ties(services: tuple[MemoryService, PersonaService]) -> None:
+    memory, _ = services
+    first = await memory.remember(ALICE, "我们去看海")
+    second = await memory.remember(ALICE, "我们去看海")
+    person, persona = await memory.scope(ALICE)
+    assert [h.id for h in await memory.search(person, persona, "看海", k=2)] == [second, first]
+    await memory.pin(ALICE, first)
+    assert [h.id for h in await memory.search(person, persona, "看海", k=2)] == [first, second]
+    assert [h.id for h in await memory.pinned(ALICE)] == [first]
+    await memory.pin(ALICE, first, pinned=False)
+    await memory.forget(ALICE, second)
+    assert [h.id for h in await memory.search(person, persona, "看海", k=2)] == [first]
+
+
+async def test_memories_follow_the_active_persona(
+    services: tuple[MemoryService, PersonaService],
+) -> None:
+    memory, persona = services
+    await memory.remember(ALICE, "shared before any persona: 栀子花")
+    await persona.create(ALICE, "小暖")
+    await memory.remember(ALICE, "小暖 only: 栀子花开了")
+    await persona.create(ALICE, "Warmie")  # becomes active
+    texts = [h.text for h in await memory.recall(ALICE, "栀子花")]
+    assert texts == ["shared before any persona: 栀子花"]
+    await persona.switch(ALICE, "小暖")
+    assert len(await memory.recall(ALICE, "栀子花")) == 2
+
+
+async def test_remember_rejects_empty_and_long(
+    services: tuple[MemoryService, PersonaService],
+) -> None:
+    memory, _ = services
+    for text, key in (("   ", "memory.empty"), ("长" * 5000, "memory.too_long")):
+        with pytest.raises(UserError) as exc:
+            await memory.remember(ALICE, text)
+        assert exc.value.key == key
+    rows, total = await memory.page(ALICE, 0)
+    assert (rows, total) == ([], 0)
