@@ -12,9 +12,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.services.llm_config import LLMConfig
 
 SECRET_HINTS = ("token", "api_key", "apikey", "secret", "password")
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
@@ -100,6 +103,18 @@ class Settings:
     def secret(self, name: str) -> str | None:
         """A secret from the environment (or the file named by NAME_FILE)."""
         return secret(self.env, name)
+
+    def llm(self) -> LLMConfig | None:
+        """Model providers from `[llm]` plus the AFTERGLOW_LLM_* shortcut (None: no model set)."""
+        from bot.services.llm_config import load_llm_config
+
+        return load_llm_config(
+            self.section("llm"),
+            self.env,
+            base_url=self.llm_base_url,
+            api_key=self.llm_api_key,
+            model=self.llm_model,
+        )
 
 
 def secret(env: Mapping[str, str], name: str) -> str | None:

@@ -9,7 +9,9 @@ by `"<provider>/<id>"` ("backup/deepseek-chat").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.core.errors import ConfigError
 
@@ -151,3 +153,134 @@ class LLMConfig:
         """Whether a person may pick `ref`."""
         m = self.find(ref)
         return m is not None and m in self.selectable()
+
+
+def load_llm_config(
+    section: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    model: str | None = None,
+) -> LLMConfig | None:
+    """Build the config from the `[llm]` TOML table and the `AFTERGLOW_LLM_*` shortcut.
+
+    ```toml
+    [llm]
+    default_model = "deepseek-chat"
+    fallback = ["qwen-plus"]           # tried in order when the default fails
+    allowed = ["deepseek-chat", "qwen-plus"]   # what /model offers (default: default + fallback)
+    attempt_timeout = 60
+    turn_timeout = 120
+    max_attempts = 3
+
+    [[llm.providers]]
+    name = "deepseek"
+    base_url = "https://api.deepseek.com/v1"
+    api_key_env = "DEEPSEEK_API_KEY"   # the key itself only ever comes from the environment
+    [[llm.providers.models]]
+    id = "deepseek-chat"
+    context_window = 65536
+    vision = false
+    max_output_tokens = 2048
+    ```
+
+    `base_url`/`api_key`/`model` (AFTERGLOW_LLM_BASE_URL/API_KEY/MODEL) add a provider named
+    `env` whose model becomes the default. Returns None when no model is configured at all.
+    """
+    providers: list[ProviderConfig] = []
+    for i, raw in enumerate(_tables(section.get("providers", []), "llm.providers")):
+        name = _str(raw, "name", f"llm.providers[{i}]")
+        key_env = raw.get("api_key_env")
+        key = _env_secret(env, str(key_env)) if key_env else None
+        models = tuple(
+            ModelConfig(
+                id=_str(m, "id", f"llm.providers.{name}.models[{j}]"),
+                provider=name,
+                context_window=_int(m, "context_window", 8192, f"llm.providers.{name}.models[{j}]"),
+                vision=bool(m.get("vision", False)),
+                max_output_tokens=_int(
+                    m, "max_output_tokens", 1024, f"llm.providers.{name}.models[{j}]"
+                ),
+            )
+            for j, m in enumerate(_tables(raw.get("models", []), f"llm.providers.{name}.models"))
+        )
+        if not models:
+            raise ConfigError(f"llm.providers.{name}: list at least one [[llm.providers.models]]")
+        url = _str(raw, "base_url", f"llm.providers.{name}")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"llm.providers.{name}.base_url must start with http:// or https://")
+        providers.append(
+            ProviderConfig(name=name, base_url=url.rstrip("/"), api_key=key, models=models)
+        )
+
+    default = section.get("default_model")
+    if base_url:
+        if not model:
+            raise ConfigError("AFTERGLOW_LLM_MODEL: required when AFTERGLOW_LLM_BASE_URL is set")
+        window = _int(env, "AFTERGLOW_LLM_CONTEXT_WINDOW", 32768, "environment")
+        env_model = ModelConfig(
+            id=model,
+            provider="env",
+            context_window=window,
+            max_output_tokens=min(2048, window // 4),
+        )
+        providers.insert(
+            0, ProviderConfig(name="env", base_url=base_url, api_key=api_key, models=(env_model,))
+        )
+        default = f"env/{model}"
+    elif model and not default:
+        default = model
+    if not providers:
+        if section:
+            raise ConfigError("llm: [[llm.providers]] or AFTERGLOW_LLM_BASE_URL is required")
+        return None
+    if not default:
+        default = providers[0].models[0].ref
+    return LLMConfig(
+        providers=tuple(providers),
+        default_model=str(default),
+        fallback_order=tuple(str(x) for x in section.get("fallback", ()) or ()),
+        allowed_models=tuple(str(x) for x in section.get("allowed", ()) or ()),
+        attempt_timeout=float(section.get("attempt_timeout", DEFAULT_ATTEMPT_TIMEOUT)),
+        turn_timeout=float(section.get("turn_timeout", DEFAULT_TURN_TIMEOUT)),
+        max_attempts=int(section.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+    )
+
+
+def _tables(value: Any, where: str) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise ConfigError(f"{where} must be an array of tables")
+    return list(value)
+
+
+def _str(table: Mapping[str, Any], key: str, where: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}.{key} is required (a string)")
+    return value.strip()
+
+
+def _int(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value = table.get(key, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}.{key}: {value!r} is not a whole number") from None
+    if number <= 0:
+        raise ConfigError(f"{where}.{key} must be greater than zero")
+    return number
+
+
+def _env_secret(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value:
+        return value.strip()
+    file_name = env.get(f"{name}_FILE")
+    if file_name:
+        try:
+            with open(file_name, encoding="utf-8") as fh:
+                return fh.read().strip() or None
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {file_name}: {exc.strerror}") from None
+    return None
