@@ -14,15 +14,23 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from bot.core.commands import Cog, Registry
+from bot.core.context import Replier
+from bot.core.models import ChatRef
 from bot.core.router import Router
+from bot.services.delivery import DurableRouter
 from bot.services.i18n import I18n
+from bot.services.limits import Limits, LimitsConfig
 from bot.services.storage import Database
+from bot.services.storage.outbox import Outbox, TurnStore
+from bot.services.storage.usage import UsageStore
 from bot.services.storage.users import Users
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 8.0
+# Docker sends SIGKILL 10 s after SIGTERM; everything after the grace period must fit before it.
+SHUTDOWN_DEADLINE = 9.5
 
 BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -45,23 +53,98 @@ class App:
         self.i18n = i18n or I18n.load()
         self.db = Database.in_dir(settings.data_dir)
         self.users = Users(self.db)
+        self.turns = TurnStore(self.db)
+        self.outbox = Outbox(self.db)
+        self.limits = Limits(LimitsConfig.from_section(settings.section("limits")), UsageStore(self.db))
         self.registry = Registry()
         self.jobs: list[BackgroundJob] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._build_services()
         for cog in self._build_cogs():
             self.registry.add_cog(cog)
-        self.router = Router(self.registry, self.i18n, self.users, self.users)
+        # The durable router journals turns (inbox/outbox); adapters see it as a plain Router.
+        self.durable = DurableRouter(
+            self.registry,
+            self.i18n,
+            self.users,
+            self.turns,
+            self.outbox,
+            limits=self.limits,
+            people=self.users,
+            is_crisis=_crisis_screen(),
+        )
+        self.router: Router = self.durable
+        self.jobs.append(self.durable.outbox_job)
+        self._add_backup_job()
 
     def _build_services(self) -> None:
         """Create feature services (each feature adds its own lines here)."""
+        self._build_companion()
+        self._build_memorial()
+
+    def _build_companion(self) -> None:
+        """Companion chats: the model client and the conversation service (None without a model)."""
+        from bot.services.companion import Companion
+        from bot.services.llm import LLMClient
+        from bot.services.storage.conversations import Conversations
+
+        self.conversations = Conversations(self.db)
+        self.llm_config = self.settings.llm()
+        self.companion: Companion | None = None
+        if self.llm_config is not None:
+            self.companion = Companion(
+                llm=LLMClient(self.llm_config),
+                config=self.llm_config,
+                conversations=self.conversations,
+                users=self.users,
+                i18n=self.i18n,
+                # The persona and memory services (issue 4) plug in here once built above.
+                personas=getattr(self, "personas", None),
+                memory=getattr(self, "memory", None),
+            )
+            self._closers.append(self.companion.aclose)
+
+    def _build_memorial(self) -> None:
+        """The memorial wall (issue 7): image store, offline OCR, and the wall service."""
+        from bot.services.images import ImageStore
+        from bot.services.memorial import MemorialService
+        from bot.services.ocr import RapidOcrEngine
+        from bot.services.storage.memorial import MemorialRepo
+
+        section = self.settings.section("memorial")
+        # The engine loads its bundled models lazily, on the first screenshot.
+        ocr = RapidOcrEngine() if section.get("ocr", True) else None
+        self.memorial = MemorialService(
+            MemorialRepo(self.db),
+            self.users,
+            ImageStore(self.settings.data_dir / "images"),
+            self.i18n,
+            ocr,
+        )
+        self.jobs.append(self.memorial.run_ocr)
+
+    async def on_joined_group(self, chat: ChatRef, replier: Replier) -> None:
+        """Adapters call this when the bot is added to a group: introduce it there, once."""
+        await self.memorial.on_joined_group(chat, replier, getattr(replier, "locale", None))
 
     def _build_cogs(self) -> list[Cog]:
         """The cogs, in help order; group-capable cogs never receive memory services."""
         from cogs.help import Help
         from cogs.language import Language
 
-        cogs: list[Cog] = [Help(self.registry), Language(self.users)]
+        from cogs.companion import CompanionChat
+
+        cogs: list[Cog] = [Help(self.registry), Language(self.users), CompanionChat(self.companion)]
+        from cogs.memorial import Memorial
+
+        # The group-side wall gets the memorial service only; /keep (DM only) bridges to memories.
+        cogs.append(Memorial(self.memorial))
+        memory, personas = getattr(self, "memory", None), getattr(self, "personas", None)
+        if memory is not None and personas is not None:
+            from bot.services.keepsake import MemoryKeepsake
+            from cogs.keepsake import Keepsake
+
+            cogs.append(Keepsake(self.memorial, MemoryKeepsake(memory, personas)))
         return cogs
 
     async def open(self) -> None:
@@ -98,14 +181,26 @@ class App:
             found.append(TelegramAdapter(self))
         return found
 
-    async def run(self, stop: asyncio.Event | None = None) -> int:
-        """Run every configured adapter and background job until SIGINT/SIGTERM (or `stop`)."""
+    async def run(
+        self,
+        stop: asyncio.Event | None = None,
+        *,
+        main: Coroutine[Any, Any, object] | None = None,
+    ) -> int:
+        """Serve until SIGINT/SIGTERM (or `stop`, or `main` ending), then shut down gracefully.
+
+        Without `main`, every configured platform adapter runs; with it (the console session),
+        no adapter starts and `main` is the only intake. Replies left pending by a previous run
+        are delivered first. Shutdown: stop intake, give in-flight turns SHUTDOWN_GRACE seconds,
+        mark the rest pending, stop adapters and jobs; `close()` then closes the database, all
+        within SHUTDOWN_DEADLINE seconds of the signal.
+        """
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        adapters = self.adapters()
+        adapters = self.adapters() if main is None else []
         started: list[Adapter] = []
         for adapter in adapters:
             try:
@@ -119,15 +214,49 @@ class App:
             log.error("no adapter could start")
             return 1
         tasks = self.start_jobs(stop)
-        await stop.wait()
+        recovery = asyncio.create_task(self._recover(), name="recovery")
+        stopped = asyncio.create_task(stop.wait(), name="stop")
+        waiters: set[asyncio.Task[Any]] = {stopped}
+        main_task: asyncio.Task[object] | None = None
+        if main is not None:
+            # The console shows the recovered answers before it takes a new line.
+            await asyncio.wait({recovery, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            main_task = asyncio.create_task(main, name="main")
+            waiters.add(main_task)
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        deadline = loop.time() + SHUTDOWN_DEADLINE
         log.info("shutting down")
+        await self.durable.drain(SHUTDOWN_GRACE)
+        for task in (main_task, recovery):
+            if task is not None and not task.done():
+                task.cancel()
+        await asyncio.gather(*(t for t in (main_task, recovery) if t), return_exceptions=True)
         for adapter in reversed(started):
             try:
-                await asyncio.wait_for(adapter.stop(), timeout=SHUTDOWN_GRACE)
+                budget = max(0.1, deadline - loop.time() - 1.0)
+                await asyncio.wait_for(adapter.stop(), timeout=budget)
             except Exception as exc:
                 log.warning("%s adapter stop: %s", adapter.name, type(exc).__name__)
-        await self.stop_jobs(tasks)
+        stop.set()
+        for waiter in waiters:
+            waiter.cancel()
+        await self.stop_jobs(tasks, grace=max(0.1, min(2.0, deadline - loop.time() - 0.5)))
         return 0
+
+    async def _recover(self) -> None:
+        """Deliver replies and answer messages a previous run left behind."""
+        try:
+            await self.durable.recover()
+        except Exception as exc:
+            log.error("recovery failed: %s", type(exc).__name__)
+
+    def _add_backup_job(self) -> None:
+        """Schedule backups when `[backup] schedule = true`."""
+        from bot.services.backup import BackupConfig, BackupScheduler
+
+        config = BackupConfig.from_section(self.settings.section("backup"), self.settings.data_dir)
+        if config.schedule:
+            self.jobs.append(BackupScheduler(config).job)
 
     def start_jobs(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         """Start every background job (schedulers, OCR queue, backups); they end when `stop` is set."""
@@ -142,3 +271,13 @@ class App:
         for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _crisis_screen() -> Callable[[str], bool] | None:
+    """The care feature's crisis screen as a yes/no test (crisis messages skip limits)."""
+    try:
+        from bot.services.safety.screen import CrisisScreen
+    except ModuleNotFoundError:
+        return None
+    screen = CrisisScreen()
+    return lambda text: screen.screen(text).flagged

@@ -11,7 +11,8 @@ import asyncio
 import importlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot.core.errors import ConfigError
@@ -119,10 +120,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
         from bot.adapters.console import ConsoleSession
         from bot.app import App
+        from bot.services.delivery import ReplierDeliverer
 
-        async def read_line() -> str | None:
-            line = await asyncio.to_thread(sys.stdin.readline)
-            return line if line else None
+        read_line = stdin_lines()
 
         async with App(settings) as app:
             session = ConsoleSession(
@@ -137,16 +137,37 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                 out_dir=Path(args.out_dir),
                 max_upload_bytes=settings.max_upload_bytes,
             )
-            stop = asyncio.Event()
-            jobs = app.start_jobs(stop)
-            try:
-                await session.run()
-            finally:
-                stop.set()
-                await app.stop_jobs(jobs)
-        return 0
+            # Answers a previous run left unanswered are printed here, after an apology.
+            app.durable.register_deliverer(
+                "console", ReplierDeliverer(session.replier, [session.chat.id])
+            )
+            return await app.run(main=session.run())
 
     return run_async(go())
+
+
+def stdin_lines() -> Callable[[], Awaitable[str | None]]:
+    """Read stdin lines on a daemon thread, so a signal can end the process while it waits.
+
+    (`asyncio.to_thread(readline)` would keep `asyncio.run` waiting for the blocked thread.)
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in iter(sys.stdin.readline, ""):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:
+            return  # the loop closed while we waited for input
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()
+
+    async def read_line() -> str | None:
+        return await queue.get()
+
+    return read_line
 
 
 def cmd_commands(args: argparse.Namespace, settings: Settings) -> int:
