@@ -371,7 +371,15 @@ class Memories:
     async def delete_person(conn: aiosqlite.Connection, person_id: int) -> int:
         """Delete every memory-feature row of a person on `conn`; returns rows removed."""
         total = 0
-        for table in ("memories", "letters", "imported_conversations", "personas", "link_codes"):
+        tables = (
+            "memory_vectors",
+            "memories",
+            "letters",
+            "imported_conversations",
+            "personas",
+            "link_codes",
+        )
+        for table in tables:
             cur = await conn.execute(f"DELETE FROM {table} WHERE person_id = ?", (person_id,))
             total += max(cur.rowcount, 0)
         return total
@@ -384,7 +392,7 @@ class Memories:
             " (SELECT 1 FROM personas WHERE person_id = ? AND active = 1)",
             (source, target),
         )
-        for table in ("personas", "letters", "memories", "link_codes"):
+        for table in ("personas", "letters", "memories", "memory_vectors", "link_codes"):
             await conn.execute(
                 f"UPDATE {table} SET person_id = ? WHERE person_id = ?", (target, source)
             )
