@@ -75,8 +75,6 @@ class AssembledContext:
     parts: list[ContextPart] = field(default_factory=list)
     # The newest stored message id that did not fit (0 when the whole history fit).
     dropped_upto: int = 0
-    # A reply left `streaming` by a process that died mid-reply was seen in the history.
-    saw_stale: bool = False
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -253,9 +251,7 @@ class Companion:
 
         history: list[ContextPart] = []
         if conversation is not None:
-            history, ctx.dropped_upto, ctx.saw_stale = await self._history(
-                conversation, budget - used, before_id
-            )
+            history, ctx.dropped_upto = await self._history(conversation, budget - used, before_id)
         ctx.parts.extend(reversed(history))
         ctx.parts.append(ContextPart("message", current, current_tokens))
         return ctx
@@ -311,11 +307,9 @@ class Companion:
 
     async def _history(
         self, conversation: Conversation, room: int, before_id: int | None
-    ) -> tuple[list[ContextPart], int, bool]:
-        """Newest stored turns (after the summary) that fit in `room`, the newest dropped id,
-        and whether a stale `streaming` reply was among them."""
+    ) -> tuple[list[ContextPart], int]:
+        """Newest stored turns (after the summary) that fit in `room`; and the newest dropped id."""
         parts: list[ContextPart] = []
-        stale = False
         cursor = before_id
         while True:
             page = await self.repo.newest(
@@ -327,12 +321,11 @@ class Companion:
             for msg in page:
                 cost = MESSAGE_OVERHEAD + msg.tokens
                 if cost > room:
-                    return parts, msg.id, stale
+                    return parts, msg.id
                 room -= cost
-                stale = stale or msg.status == "streaming"
                 parts.append(ContextPart("history", {"role": msg.role, "content": msg.text}, cost))
             if len(page) < self.tuning.history_page:
-                return parts, 0, stale
+                return parts, 0
             cursor = page[-1].id
 
     # ------------------------------------------------------------------ turns
@@ -400,8 +393,8 @@ class Companion:
             before_id=message_id,
             attachments_text=attachments_text,
         )
-        if ctx.saw_stale:
-            # Inside the person's lock none of their replies can be streaming: this row was
+        if await self.repo.has_stale(conversation.id):
+            # Inside the person's lock none of their replies can be streaming: such a row was
             # left by a process that died mid-reply.
             await self.repo.settle_stale(conversation.id)
         sampling = _sampling(persona)

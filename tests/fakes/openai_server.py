@@ -205,6 +205,9 @@ class FakeOpenAI:
         self.max_active = max(self.max_active, self.active)
         try:
             return await self._answer(request, body)
+        except ConnectionResetError:
+            # The client went away mid-stream (a killed process, a timeout): nothing to answer.
+            return web.Response(status=499)
         finally:
             self.active -= 1
 

@@ -241,6 +241,14 @@ class Conversations:
             )
             return reply_id
 
+    async def has_stale(self, conversation_id: int) -> bool:
+        """Whether a reply is marked `streaming` (only true mid-turn or after a crash)."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM messages WHERE conversation_id = ? AND status = 'streaming' LIMIT 1",
+            (conversation_id,),
+        )
+        return row is not None
+
     async def settle_stale(self, conversation_id: int) -> int:
         """Mark replies left `streaming` by a dead process as `partial`; how many were."""
         async with self.db.write() as conn:

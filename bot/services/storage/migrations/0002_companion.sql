@@ -31,6 +31,8 @@ CREATE TABLE messages (
     created_at         REAL NOT NULL
 );
 CREATE INDEX messages_conversation ON messages(conversation_id, id);
+-- Replies a killed process left mid-stream: found in O(1) at the start of the next turn.
+CREATE INDEX messages_streaming ON messages(conversation_id) WHERE status = 'streaming';
 -- A message re-delivered after a crash (recovery re-runs its turn) is stored once.
 CREATE UNIQUE INDEX messages_key ON messages(conversation_id, msg_key) WHERE msg_key IS NOT NULL;
 
