@@ -12,8 +12,9 @@ import pytest
 from bot.adapters.discord.client import AfterglowClient, DiscordAdapter
 from bot.app import App
 from bot.core import Cog, Invocation, Option, OptionType, Where, command
-from bot.core.commands import on_button, on_message
+from bot.core.commands import Registry, on_button, on_message
 from bot.core.context import ButtonContext, MessageContext
+from bot.core.router import Router
 from bot.core.streaming import render_stream
 from bot.services.i18n import Catalog, I18n
 from bot.settings import Settings
@@ -56,7 +57,9 @@ class SampleCog(Cog):
     name = "sample"
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, Invocation | MessageContext | ButtonContext, dict[str, Any]]] = []
+        self.calls: list[
+            tuple[str, Invocation | MessageContext | ButtonContext, dict[str, Any]]
+        ] = []
         self.observer: Any = None
 
     def _seen(self, name: str, ctx: Any, **options: Any) -> None:
@@ -164,10 +167,15 @@ def sample_i18n() -> I18n:
 
 @pytest.fixture
 async def sample_app(tmp_path: Path, sample_i18n: I18n) -> AsyncIterator[tuple[App, SampleCog]]:
-    settings = Settings.load({"AFTERGLOW_DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": "x.y.z"})
+    settings = Settings.load(
+        {"AFTERGLOW_DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": "x.y.z"}
+    )
     cog = SampleCog()
     async with App(settings, i18n=sample_i18n) as app:
+        # Only the sample cog: other features' commands and chat handlers must not interfere.
+        app.registry = Registry()
         app.registry.add_cog(cog)
+        app.router = Router(app.registry, sample_i18n, app.users, app.users)
         yield app, cog
 
 
@@ -180,15 +188,9 @@ async def discord_env(
     adapter = DiscordAdapter(app)
     client = adapter.client = AfterglowClient(adapter)
     fake = FakeDiscord(client)
-    synced: list[int] = []
-
-    async def no_sync(*args: Any, **kwargs: Any) -> list[Any]:
-        synced.append(1)
-        return []
-
-    client.tree.sync = no_sync  # type: ignore[method-assign]
-    await adapter.setup(client)
     try:
+        await adapter.setup(client)  # the first start syncs the commands (recorded)
+        fake.calls.clear()
         yield adapter, client, fake, cog
     finally:
         fake.close()

@@ -30,7 +30,7 @@ SUPPRESS_EMBEDS = 4
 class Call:
     method: str
     path: str
-    payload: dict[str, Any]
+    payload: Any  # a JSON object, or a list for bulk command sync
     files: list[str]
 
     @property
@@ -56,7 +56,9 @@ class _WebhookRecorder(AsyncWebhookAdapter):
         self.owner = owner
 
     async def request(self, route: Any, session: Any, **kwargs: Any) -> Any:
-        return self.owner.record(route, kwargs.get("payload"), kwargs.get("multipart"), kwargs.get("files"))
+        return self.owner.record(
+            route, kwargs.get("payload"), kwargs.get("multipart"), kwargs.get("files")
+        )
 
 
 class FakeDiscord:
@@ -67,7 +69,9 @@ class FakeDiscord:
         self.calls: list[Call] = []
         self._ids = itertools.count(10_000)
         state = client._connection
-        state.user = discord.ClientUser(state=state, data=user_payload(BOT_ID, "afterglow", bot=True))
+        state.user = discord.ClientUser(
+            state=state, data=user_payload(BOT_ID, "afterglow", bot=True)
+        )
         state.application_id = 1234
         client.http.request = self._http_request  # type: ignore[method-assign]
         self._token = async_context.set(_WebhookRecorder(self))
@@ -77,7 +81,9 @@ class FakeDiscord:
 
     # -- recording ---------------------------------------------------------------------------
 
-    async def _http_request(self, route: Any, *, files: Any = None, form: Any = None, **kw: Any) -> Any:
+    async def _http_request(
+        self, route: Any, *, files: Any = None, form: Any = None, **kw: Any
+    ) -> Any:
         return self.record(route, kw.get("json"), form, files)
 
     def record(self, route: Any, payload: Any, multipart: Any, files: Any) -> Any:
@@ -87,7 +93,8 @@ class FakeDiscord:
                     payload = json.loads(part["value"])
         names = [f.filename for f in files or []]
         path = route.url
-        call = Call(route.method, path, dict(payload or {}), names)
+        body = payload if isinstance(payload, list) else dict(payload or {})
+        call = Call(route.method, path, body, names)
         self.calls.append(call)
         return self._answer(call)
 
@@ -102,16 +109,37 @@ class FakeDiscord:
                     "response_message_ephemeral": bool(int(data.get("flags") or 0) & EPHEMERAL),
                 }
             }
-        if call.method in ("POST", "PATCH") and ("/messages" in call.path or "/webhooks/" in call.path):
-            channel = call.path.split("/channels/")[1].split("/")[0] if "/channels/" in call.path else str(CHANNEL_ID)
+        if call.method in ("POST", "PATCH") and (
+            "/messages" in call.path or "/webhooks/" in call.path
+        ):
+            channel = (
+                call.path.split("/channels/")[1].split("/")[0]
+                if "/channels/" in call.path
+                else str(CHANNEL_ID)
+            )
             return self.message_payload(
                 int(channel),
                 call.payload.get("content") or "",
                 flags=int(call.payload.get("flags") or 0),
                 author=user_payload(BOT_ID, "afterglow", bot=True),
             )
+        if call.method == "PUT" and call.path.endswith("/commands"):
+            return []
+        if call.method == "GET" and call.path.rsplit("/", 2)[-2] == "channels":
+            return {
+                "id": call.path.rsplit("/", 1)[1],
+                "type": 0,
+                "guild_id": str(GUILD_ID),
+                "name": "memorial",
+                "position": 0,
+                "permission_overwrites": [],
+            }
         if call.method == "POST" and call.path.endswith("/users/@me/channels"):
-            return {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user_payload(OWNER_ID, "ann")]}
+            return {
+                "id": str(DM_CHANNEL_ID),
+                "type": 1,
+                "recipients": [user_payload(OWNER_ID, "ann")],
+            }
         if call.method == "GET" and "/users/" in call.path:
             return user_payload(int(call.path.rsplit("/", 1)[1]), "ann")
         return None
@@ -175,6 +203,51 @@ class FakeDiscord:
         guild._add_channel(channel)
         return channel
 
+    def guild(self, *, can_send: bool = True) -> discord.Guild:
+        """A full guild with one text channel (its system channel) and the bot as a member."""
+        perms = discord.Permissions(view_channel=True, send_messages=can_send)
+        bot = user_payload(BOT_ID, "afterglow", bot=True)
+        data = {
+            "id": str(GUILD_ID),
+            "name": "Lantern",
+            "preferred_locale": "zh-CN",
+            "system_channel_id": str(CHANNEL_ID),
+            "roles": [
+                {
+                    "id": str(GUILD_ID),
+                    "name": "@everyone",
+                    "permissions": str(perms.value),
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "channels": [
+                {
+                    "id": str(CHANNEL_ID),
+                    "type": 0,
+                    "name": "memorial",
+                    "position": 0,
+                    "permission_overwrites": [],
+                }
+            ],
+            "members": [
+                {
+                    "user": bot,
+                    "roles": [],
+                    "joined_at": "2026-01-01T00:00:00+00:00",
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                }
+            ],
+            "member_count": 2,
+        }
+        return discord.Guild(data=data, state=self.client._connection)  # type: ignore[arg-type]
+
     def message(
         self,
         channel: discord.abc.Messageable,
@@ -195,7 +268,13 @@ class FakeDiscord:
             guild_id=guild.id if guild else None,
         )
         if guild is not None:
-            data["member"] = {"roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0}
+            data["member"] = {
+                "roles": [],
+                "joined_at": "2026-01-01T00:00:00+00:00",
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            }
         return discord.Message(state=self.client._connection, channel=channel, data=data)  # type: ignore[arg-type]
 
     def interaction(

@@ -25,12 +25,16 @@ def test_every_localized_command_and_option_name_in_the_catalogs_is_valid(i18n: 
     assert checked >= 3  # help, about, language at least
 
 
-@pytest.mark.parametrize("name", ["上传记忆", "帮助", "memory", "for-get", "it's", "名字_2", "a" * 32])
+@pytest.mark.parametrize(
+    "name", ["上传记忆", "帮助", "memory", "for-get", "it's", "名字_2", "a" * 32]
+)
 def test_valid_names(name: str) -> None:
     assert valid_name(name)
 
 
-@pytest.mark.parametrize("name", ["", "Echo", "two words", "a" * 33, "emoji😀", "semi;colon", "中文！"])
+@pytest.mark.parametrize(
+    "name", ["", "Echo", "two words", "a" * 33, "emoji😀", "semi;colon", "中文！"]
+)
 def test_invalid_names(name: str) -> None:
     assert not valid_name(name)
 
@@ -48,6 +52,9 @@ def test_translator_serves_zh_and_leaves_english_to_the_default(i18n: I18n) -> N
     for other in (Locale.american_english, Locale.british_english, Locale.japanese):
         assert translator.lookup(name, other, Where.command_name) is None
     # No key in the extras, or a key the catalog lacks: keep the default.
-    assert translator.lookup(app_commands.locale_str("help"), Locale.chinese, Where.command_name) is None
+    assert (
+        translator.lookup(app_commands.locale_str("help"), Locale.chinese, Where.command_name)
+        is None
+    )
     missing = app_commands.locale_str("x", key="commands.nope.name")
     assert translator.lookup(missing, Locale.chinese, Where.command_name) is None

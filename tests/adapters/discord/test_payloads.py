@@ -60,14 +60,19 @@ async def test_every_shipped_command_is_listed_with_zh_cn_localizations(
             if sub["type"] == 1:  # a subcommand: its own description, localized
                 assert sub["description_localizations"].get("zh-CN"), f"{name} {sub['name']}"
     # English clients get the default text: no en-* localization is sent.
-    assert all(not k.startswith("en") for p in payloads.values() for k in p["description_localizations"])
+    assert all(
+        not k.startswith("en") for p in payloads.values() for k in p["description_localizations"]
+    )
 
 
 async def test_sample_command_shapes(sample_payloads: dict[str, dict[str, Any]]) -> None:
     remember = sample_payloads["remember"]
     assert remember["contexts"] == [1]  # bot DMs only
     assert remember["name_localizations"] == {"zh-CN": "记住", "zh-TW": "记住"}
-    assert remember["description_localizations"]["zh-CN"] == "中文：Keep a memory (direct messages only)"
+    assert (
+        remember["description_localizations"]["zh-CN"]
+        == "中文：Keep a memory (direct messages only)"
+    )
     text, file = remember["options"]
     assert (text["name"], text["type"], text["required"]) == ("text", 3, True)
     assert text["name_localizations"] == {"zh-CN": "内容", "zh-TW": "内容"}
@@ -127,9 +132,7 @@ async def test_payload_hash_is_stable_and_notices_changes(sample_i18n: I18n) -> 
     assert payload_hash(first) != payload_hash(second)
 
 
-def test_cli_prints_the_discord_payloads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_prints_the_discord_payloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AFTERGLOW_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     out = io.StringIO()
