@@ -46,6 +46,7 @@ class Call:
     at: float
     files: dict[str, bytes] = field(default_factory=dict)
     status: int = 200
+    result: Any = None
 
 
 def _decode(value: str) -> Any:
@@ -72,10 +73,13 @@ class FakeTelegram:
         }
         self.calls: list[Call] = []
         self.files: dict[str, tuple[bytes, str]] = {}
+        #: What getFile claims a file's size is (None: no size), to test caps against liars.
+        self.reported_sizes: dict[str, int | None] = {}
         self.downloads: list[str] = []
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.chats: dict[int, dict[str, Any]] = {}
+        self.admins: dict[int, list[dict[str, Any]]] = {}
         self._queue: list[tuple[dict[str, Any], bool]] = []  # (update, handed out)
         self._failures: dict[str, list[int]] = {}
         self._ids = itertools.count(1000)
@@ -98,7 +102,7 @@ class FakeTelegram:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on loopback (port 0 = any free port); returns the base URL."""
         # access_log=None: the access log would print request paths, and they contain the token.
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        self._runner = web.AppRunner(self.app(), access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -228,6 +232,7 @@ class FakeTelegram:
             call.status = err.code
             self._recorded.set()
             return _error(err.code, err.description)
+        call.result = result
         self._recorded.set()
         return web.json_response({"ok": True, "result": result})
 
@@ -354,7 +359,11 @@ class FakeTelegram:
         if fid not in self.files:
             raise _ApiError(400, "Bad Request: invalid file_id")
         data, path = self.files[fid]
-        return {"file_id": fid, "file_unique_id": fid, "file_size": len(data), "file_path": path}
+        size = self.reported_sizes.get(fid, len(data))
+        info: dict[str, Any] = {"file_id": fid, "file_unique_id": fid, "file_path": path}
+        if size is not None:
+            info["file_size"] = size
+        return info
 
     async def _m_setMyCommands(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         scope = p.get("scope") or {"type": "default"}
@@ -370,6 +379,26 @@ class FakeTelegram:
 
     async def _m_answerCallbackQuery(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         return True
+
+    async def _m_editMessageReplyMarkup(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        msg = self.messages.get((int(p["chat_id"]), int(p["message_id"])))
+        if msg is None:
+            raise _ApiError(400, "Bad Request: message to edit not found")
+        msg.pop("reply_markup", None)
+        return msg
+
+    async def _m_getChatAdministrators(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        return [
+            {"status": "creator", "user": u, "is_anonymous": False}
+            for u in self.admins.get(int(p["chat_id"]), [])
+        ]
+
+    async def _m_getChatMember(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        uid = int(p["user_id"])
+        admins = {u["id"]: u for u in self.admins.get(int(p["chat_id"]), [])}
+        if uid in admins:
+            return {"status": "creator", "user": admins[uid], "is_anonymous": False}
+        return {"status": "member", "user": {"id": uid, "is_bot": False, "first_name": "U"}}
 
     async def _m_sendChatAction(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         return True

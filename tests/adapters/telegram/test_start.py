@@ -32,7 +32,9 @@ async def test_start_payload_runs_the_linked_command(
     assert "Afterglow" in texts[0] and "Afterglow" in texts[2]
 
 
-async def test_unknown_payload_only_welcomes(server: FakeTelegram, adapter: TelegramAdapter) -> None:
+async def test_unknown_payload_only_welcomes(
+    server: FakeTelegram, adapter: TelegramAdapter
+) -> None:
     server.push({"message": text_message("/start nothing_here_x", message_id=1)})
     server.push({"message": text_message("/echo after", message_id=2)})
     texts = [c.params["text"] for c in await server.wait_for("sendMessage", 2)]
