@@ -247,6 +247,20 @@ class ImageStore:
                 removed += 1
         return removed
 
+    async def sweep(self, referenced: set[str]) -> int:
+        """Delete stored images whose digest is not in `referenced` (files left by a crash)."""
+        return await asyncio.to_thread(self._sweep, referenced)
+
+    def _sweep(self, referenced: set[str]) -> int:
+        if not self.root.is_dir():
+            return 0
+        stale = [
+            (path.stem, path.suffix[1:])
+            for path in self.root.glob("??/*.*")
+            if _HASH_RE.match(path.stem) and path.stem not in referenced
+        ]
+        return self._delete([(d, e) for d, e in stale if e in _EXTENSIONS])
+
     def _write(self, image: CleanImage) -> None:
         _write_once(self.path(image.digest, image.ext), image.data)
         _write_once(self.thumb_path(image.digest), image.thumb)
