@@ -42,7 +42,9 @@ async def test_every_shipped_command_is_listed_with_zh_cn_localizations(
     app = App(Settings.load({"AFTERGLOW_DATA_DIR": str(tmp_path)}), i18n=i18n)
     payloads = by_name(await command_payloads(app.registry, i18n))
     assert list(payloads) == app.registry.top_level()
-    assert {"help", "about", "language"} <= set(payloads)
+    for core in ("help", "about", "language"):
+        assert payloads[core]["name_localizations"]["zh-CN"]
+        assert payloads[core]["description_localizations"]["zh-CN"]
     for name, payload in payloads.items():
         assert payload["integration_types"] == [0], name  # server install only
         assert 1 <= len(payload["description"]) <= 100
@@ -57,8 +59,9 @@ async def test_every_shipped_command_is_listed_with_zh_cn_localizations(
         if zh_name is not None:
             assert payload["name_localizations"] == {"zh-CN": zh_name, "zh-TW": zh_name}
         for sub in payload["options"]:
-            if sub["type"] == 1:  # a subcommand: its own description, localized
-                assert sub["description_localizations"].get("zh-CN"), f"{name} {sub['name']}"
+            zh_sub = i18n.raw("zh_Hans", f"commands.{name}.{sub['name']}.description")
+            if sub["type"] == 1 and zh_sub:  # a subcommand: its own description, localized
+                assert sub["description_localizations"]["zh-CN"] == zh_sub[:100], name
     # English clients get the default text: no en-* localization is sent.
     assert all(
         not k.startswith("en") for p in payloads.values() for k in p["description_localizations"]
@@ -142,3 +145,12 @@ def test_cli_prints_the_discord_payloads(tmp_path: Path, monkeypatch: pytest.Mon
     assert payloads["help"]["name_localizations"]["zh-CN"]
     assert "zh-CN" in payloads["language"]["description_localizations"]
     assert not (tmp_path / "data").exists()  # offline: nothing opened, nothing written
+
+
+async def test_choice_labels_are_localized(i18n: I18n, tmp_path: Path) -> None:
+    app = App(Settings.load({"AFTERGLOW_DATA_DIR": str(tmp_path)}), i18n=i18n)
+    language = by_name(await command_payloads(app.registry, i18n))["language"]
+    en, zh = option(language, "code")["choices"]
+    assert (en["name"], en["value"]) == ("English", "en")
+    assert en["name_localizations"]["zh-CN"] == "英文 (English)"
+    assert (zh["name"], zh["value"]) == ("中文 (Chinese)", "zh")
