@@ -6,13 +6,14 @@ exception is logged (by type and command, never with message text) and apologise
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.core.commands import Command, OptionType, Registry, Where
 from bot.core.context import ButtonContext, Invocation, MessageContext, Replier
-from bot.core.errors import BotError, PermissionDenied, WrongPlace
+from bot.core.errors import BotError, PermissionDenied, ServiceUnavailable, WrongPlace
 from bot.core.models import Attachment, ChatRef, IncomingMessage, MessageHandle, UserRef
 from bot.core.parsing import parse_command
 from bot.logging_setup import log_failure
@@ -140,7 +141,7 @@ class Router:
             await self._reply_error(inv.replier, inv.locale, err, ephemeral=True)
         except Exception as exc:
             log_failure(log, f"command /{cmd.spec.qualified} failed", exc)
-            await self._reply_error(inv.replier, inv.locale, BotError("errors.internal"))
+            await self._reply_error(inv.replier, inv.locale, unexpected(exc))
 
     async def handle_message(self, msg: IncomingMessage, replier: Replier) -> None:
         """Route a plain message: DMs to the chat path; in groups only messages addressed to the bot."""
@@ -161,7 +162,7 @@ class Router:
                     await self._reply_error(replier, locale, err)
                 except Exception as exc:
                     log_failure(log, "message handler failed", exc)
-                    await self._reply_error(replier, locale, BotError("errors.internal"))
+                    await self._reply_error(replier, locale, unexpected(exc))
                 return
         key = "core.chat_not_ready" if msg.chat.is_dm else "core.dm_pointer"
         await replier.send(self.i18n.t(locale, key, bot=self.bot_username))
@@ -190,7 +191,7 @@ class Router:
             return self.i18n.t(locale, err.key, **err.params)
         except Exception as exc:
             log_failure(log, f"button {prefix} failed", exc)
-            return self.i18n.t(locale, "errors.internal")
+            return self.i18n.t(locale, unexpected(exc).key)
         return ctx.notice
 
     async def _reply_error(
@@ -200,6 +201,13 @@ class Router:
             await replier.send(self.i18n.t(locale, err.key, **err.params), ephemeral=ephemeral)
         except Exception as exc:
             log.warning("could not deliver error reply: %s", type(exc).__name__)
+
+
+def unexpected(exc: Exception) -> BotError:
+    """The reply for an exception no handler expected: a full disk is named, the rest apologised for."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return ServiceUnavailable("reliability.disk_full")
+    return BotError("errors.internal")
 
 
 def _where_of(chat: ChatRef) -> Where:
