@@ -79,8 +79,17 @@ class App:
 
     def _build_services(self) -> None:
         """Create feature services (each feature adds its own lines here)."""
+        self._build_memory()
         self._build_companion()
         self._build_memorial()
+
+    def _build_memory(self) -> None:
+        """Personas, memories, exports and privacy (issue 4); DM handlers only."""
+        from bot.services.memory_stack import MemoryStack
+
+        self.memory_stack = MemoryStack.build(self.db, self.users)
+        self.memory = self.memory_stack.memory
+        self.personas = self.memory_stack.persona
 
     def _build_companion(self) -> None:
         """Companion chats: the model client and the conversation service (None without a model)."""
@@ -145,7 +154,27 @@ class App:
             from cogs.keepsake import Keepsake
 
             cogs.append(Keepsake(self.memorial, MemoryKeepsake(memory, personas)))
+        cogs.extend(self._memory_cogs())
         return cogs
+
+    def _memory_cogs(self) -> list[Cog]:
+        """The direct-message-only cogs that hold memory, persona and privacy services."""
+        from cogs.memories import Memories
+        from cogs.persona import PersonaCog
+        from cogs.privacy import Privacy
+
+        stack = self.memory_stack
+        return [
+            PersonaCog(stack.persona),
+            Memories(
+                stack.memory,
+                stack.persona,
+                stack.exporter,
+                stack.privacy,
+                max_upload_bytes=self.settings.max_upload_bytes,
+            ),
+            Privacy(stack.memory, stack.exporter, stack.privacy),
+        ]
 
     async def open(self) -> None:
         """Open the database (applying migrations)."""
