@@ -37,7 +37,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -64,6 +64,7 @@ from bot.adapters.telegram.replier import (
 )
 from bot.core.commands import NAME_RE, Registry
 from bot.core.context import Replier
+from bot.core.errors import ConfigError
 from bot.core.models import Attachment, ChatKind, ChatRef, IncomingMessage, MessageHandle, UserRef
 from bot.core.router import Router
 from bot.services.i18n import I18n
@@ -180,7 +181,11 @@ class TelegramAdapter:
         application = self.build_application()
         self.application = application
         try:
-            await application.initialize()
+            try:
+                await application.initialize()
+            except InvalidToken:
+                # PTB's message quotes the token itself; say which setting is wrong instead.
+                raise ConfigError("TELEGRAM_TOKEN was rejected by the Telegram server") from None
             bot = application.bot
             self.bot_id = bot.id
             self.username = bot.username or ""

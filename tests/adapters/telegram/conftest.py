@@ -33,7 +33,7 @@ from bot.services.storage.users import Users
 from bot.settings import Settings
 from cogs.help import Help
 from cogs.language import Language
-from tests.fakes.telegram_server import TOKEN, FakeTelegram
+from tests.fakes.telegram_server import FakeTelegram
 
 MB = 1024 * 1024
 STREAM = ["Hello", ", I remember", " our talks", " in spring."]
@@ -133,7 +133,7 @@ async def server() -> AsyncIterator[FakeTelegram]:
 async def make_app(tmp_path: Path, server: FakeTelegram, **env: str) -> MiniApp:
     settings = Settings(
         data_dir=tmp_path,
-        telegram_token=TOKEN,
+        telegram_token=server.token,
         telegram_base_url=server.url,
         env=env,
     )
