@@ -61,6 +61,7 @@ class SampleCog(Cog):
             tuple[str, Invocation | MessageContext | ButtonContext, dict[str, Any]]
         ] = []
         self.observer: Any = None
+        self.confirm_timeout = 0.05
 
     def _seen(self, name: str, ctx: Any, **options: Any) -> None:
         if self.observer is not None:
@@ -122,7 +123,9 @@ class SampleCog(Cog):
 
     @command("ask")
     async def ask(self, inv: Invocation) -> None:
-        answer = await inv.replier.confirm("Sure?", yes="Yes", no="No", timeout=0.05)
+        answer = await inv.replier.confirm(
+            "Sure?", yes="Yes", no="No", timeout=self.confirm_timeout
+        )
         self._seen("ask", inv, answer=answer)
 
     @command("pages")
@@ -188,6 +191,7 @@ async def discord_env(
     adapter = DiscordAdapter(app)
     client = adapter.client = AfterglowClient(adapter)
     fake = FakeDiscord(client)
+    await client._async_setup_hook()  # what login() does first: bind the running loop
     try:
         await adapter.setup(client)  # the first start syncs the commands (recorded)
         fake.calls.clear()

@@ -67,6 +67,7 @@ class FakeDiscord:
     def __init__(self, client: discord.Client) -> None:
         self.client = client
         self.calls: list[Call] = []
+        self._last_message: dict[str, Any] = {}
         self._ids = itertools.count(10_000)
         state = client._connection
         state.user = discord.ClientUser(
@@ -117,12 +118,15 @@ class FakeDiscord:
                 if "/channels/" in call.path
                 else str(CHANNEL_ID)
             )
-            return self.message_payload(
+            sent = self.message_payload(
                 int(channel),
                 call.payload.get("content") or "",
                 flags=int(call.payload.get("flags") or 0),
                 author=user_payload(BOT_ID, "afterglow", bot=True),
             )
+            sent["components"] = call.payload.get("components") or []
+            self._last_message = sent
+            return sent
         if call.method == "PUT" and call.path.endswith("/commands"):
             return []
         if call.method == "GET" and call.path.rsplit("/", 2)[-2] == "channels":
@@ -290,6 +294,31 @@ class FakeDiscord:
         message: dict[str, Any] | None = None,
     ) -> discord.Interaction:
         """A real interaction (slash command, or a component press when kind=3)."""
+        data = self.interaction_payload(
+            command,
+            guild=guild,
+            locale=locale,
+            user_id=user_id,
+            admin=admin,
+            resolved=resolved,
+            kind=kind,
+            message=message,
+        )
+        return discord.Interaction(data=data, state=self.client._connection)  # type: ignore[arg-type]
+
+    def interaction_payload(
+        self,
+        command: dict[str, Any],
+        *,
+        guild: bool,
+        locale: str = "en-US",
+        user_id: int = OWNER_ID,
+        admin: bool = False,
+        resolved: dict[str, Any] | None = None,
+        kind: int = 2,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The gateway INTERACTION_CREATE payload for `interaction`."""
         user = user_payload(user_id, "ann")
         data: dict[str, Any] = {
             "id": str(next(self._ids)),
@@ -333,7 +362,11 @@ class FakeDiscord:
                 channel={"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user]},
                 user=user,
             )
-        return discord.Interaction(data=data, state=self.client._connection)  # type: ignore[arg-type]
+        return data
+
+    def last_message(self) -> dict[str, Any]:
+        """The message payload Discord returned for the last message the bot sent."""
+        return self._last_message
 
 
 def slash(name: str, *, sub: str | None = None, **options: Any) -> dict[str, Any]:
