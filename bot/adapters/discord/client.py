@@ -323,17 +323,26 @@ class DiscordAdapter:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
+    async def send_direct(self, platform: str, platform_user_id: str, text: str) -> bool:
+        """The scheduler's `DirectSender` port: False for other platforms or undeliverable DMs."""
+        if platform != "discord" or self.client is None:
+            return False
+        return await self.send_dm(platform_user_id, text)
+
     async def send_dm(self, platform_user_id: str, text: str) -> bool:
-        """Send a direct message (scheduled check-ins); False when the person's DMs are closed."""
+        """Send a direct message (scheduled check-ins); False when it cannot be delivered."""
         client = self._require_client()
-        uid = int(platform_user_id)
-        user = client.get_user(uid) or await client.fetch_user(uid)
         try:
+            uid = int(platform_user_id)
+            user = client.get_user(uid) or await client.fetch_user(uid)
             channel = user.dm_channel or await user.create_dm()
             for piece in split_text(text, 2000):
                 await channel_send(channel, piece)
         except discord.Forbidden:
             log.info("discord: DMs closed for user %s", platform_user_id)
+            return False
+        except (ValueError, discord.HTTPException) as exc:
+            log.warning("discord: DM to user %s failed: %s", platform_user_id, type(exc).__name__)
             return False
         return True
 

@@ -71,6 +71,10 @@ async def test_direct_message_for_scheduled_check_ins(discord_env: Env) -> None:
     ]
     assert len(sent) == 2
     assert all(c.payload["allowed_mentions"] == {"parse": []} for c in sent)
+    # The scheduler's DirectSender port: other platforms and bad ids are refused, not raised.
+    assert await adapter.send_direct("discord", "4200", "happy anniversary")
+    assert not await adapter.send_direct("telegram", "4200", "x")
+    assert not await adapter.send_direct("discord", "not-a-number", "x")
 
 
 async def test_joining_a_server_calls_the_introduction_hook(discord_env: Env) -> None:
