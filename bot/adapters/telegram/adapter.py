@@ -37,7 +37,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -67,6 +67,7 @@ from bot.core.context import Replier
 from bot.core.errors import ConfigError
 from bot.core.models import Attachment, ChatKind, ChatRef, IncomingMessage, MessageHandle, UserRef
 from bot.core.router import Router
+from bot.services.delivery import DeliveryUnavailable
 from bot.services.i18n import I18n
 from bot.services.storage.users import Users
 from bot.settings import Settings
@@ -200,6 +201,9 @@ class TelegramAdapter:
             cap = None if self.local_mode else CLOUD_DOWNLOAD_CAP
             self._downloader = Downloader(bot, self._http, platform_cap=cap)
             self._add_handlers(application)
+            register = getattr(self.app.router, "register_deliverer", None)
+            if callable(register):
+                register(PLATFORM, self)  # recovery and the outbox reach Telegram chats through us
             await self.publish_menu()
             await application.start()
             assert application.updater is not None
@@ -212,6 +216,23 @@ class TelegramAdapter:
             await self.stop()
             raise
         log.info("telegram connected as bot %d", self.bot_id)
+
+    async def deliver(self, platform: str, chat_id: str, text: str) -> None:
+        """The `Deliverer` for recovery and the outbox: put `text` into a chat, no live update."""
+        if self._deps is None:
+            raise DeliveryUnavailable(chat_id)
+        target = int(chat_id)
+        replier = TelegramReplier(
+            self._deps, chat_id=target, is_private=target > 0, user_id=target, locale="en"
+        )
+        try:
+            await replier.send_now(text)
+        except Forbidden as err:
+            raise DeliveryUnavailable(chat_id) from err
+        except BadRequest as err:
+            if "chat not found" in err.message.lower():
+                raise DeliveryUnavailable(chat_id) from err
+            raise
 
     async def publish_menu(self) -> bool:
         """Publish the `/` menus if they changed since the last start; failures only warn."""

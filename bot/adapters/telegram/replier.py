@@ -298,7 +298,7 @@ class TelegramReplier:
         files: Sequence[OutFile] = (),
         target: str | None = None,
     ) -> MessageHandle:
-        """Send a message; private plain text starts as a draft so a stream can animate it."""
+        """Send a message; plain private text is held back briefly in case a stream follows."""
         if target is not None and int(target) != self.chat_id:
             chat_id = int(target)
             msg = await self._send_text(chat_id, text, self._markup(buttons)) if text else None
@@ -320,6 +320,11 @@ class TelegramReplier:
         if handle.message_id == "0" and sent is not None:
             handle.message_id = str(sent.message_id)
         return handle
+
+    async def send_now(self, text: str) -> None:
+        """Send `text` at once as real messages (split as needed), bypassing drafts."""
+        await self.commit()
+        await self._send_text(self.chat_id, text)
 
     async def _send_privately(
         self, text: str, *, buttons: Sequence[Button], files: Sequence[OutFile]
@@ -346,7 +351,10 @@ class TelegramReplier:
     def _defer(self, text: str) -> MessageHandle:
         # Nothing is sent yet: a plain reply goes out as one message when the update ends (or
         # the next thing is sent); if an edit comes first, this was a stream and becomes a draft.
-        handle = MessageHandle(str(self.chat_id), "pending", {"text": text, "pending": True})
+        # The id stays this placeholder for the handle's life (the outbox journal keys rows by
+        # it); the Telegram message id, once there is one, lives in extra["tg_id"].
+        placeholder = f"pending:{next(self.deps.draft_ids)}"
+        handle = MessageHandle(str(self.chat_id), placeholder, {"text": text, "pending": True})
         self._draft = handle
         self._arm_timer(self.deps.defer_idle_commit)
         return handle
@@ -378,7 +386,7 @@ class TelegramReplier:
             handle.extra.pop("pending", None)
             if text.strip():
                 msg = await self._send_text(self.chat_id, text)
-                handle.message_id = str(msg.message_id)
+                handle.extra["tg_id"] = msg.message_id
 
     async def _update_draft(self, handle: MessageHandle, text: str) -> None:
         handle.extra["text"] = text
@@ -404,7 +412,6 @@ class TelegramReplier:
             await self.commit()
             return
         handle.extra["draft"] = draft_id
-        handle.message_id = f"draft:{draft_id}"
         self._arm_timer(self.deps.draft_idle_commit)
 
     async def edit(
@@ -425,7 +432,8 @@ class TelegramReplier:
         self, handle: MessageHandle, text: str, buttons: Sequence[Button] | None
     ) -> bool:
         """Edit a sent message; False when skipped (flood control) — never retried early."""
-        if handle.message_id in ("0", "") or handle.message_id.startswith("draft:"):
+        tg_id = _tg_id(handle)
+        if tg_id is None:
             return False
         if self.deps.pacer.blocked_for(handle.chat_id) > 0 and buttons is None:
             return False
@@ -435,7 +443,7 @@ class TelegramReplier:
                 int(handle.chat_id),
                 lambda: self.bot.edit_message_text(
                     chat_id=int(handle.chat_id),
-                    message_id=int(handle.message_id),
+                    message_id=tg_id,
                     text=fit(text),
                     reply_markup=markup,
                     link_preview_options=NO_PREVIEW,
@@ -536,6 +544,14 @@ class TelegramReplier:
         await self.commit()
         if self._private is not None:
             await self._private.close()
+
+
+def _tg_id(handle: MessageHandle) -> int | None:
+    """The Telegram message id behind a handle (None while it is only a draft or deferred)."""
+    value = handle.extra.get("tg_id")
+    if isinstance(value, int):
+        return value
+    return int(handle.message_id) if handle.message_id.isdigit() else None
 
 
 def page_markup(
