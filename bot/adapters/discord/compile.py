@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import keyword
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Optional
@@ -121,11 +122,13 @@ class Compiler:
 
     def _callback(self, cmd: Command) -> Callable[..., Coroutine[Any, Any, None]]:
         dispatch = self.dispatch
+        spec = cmd.spec
+        # Option names like `from` or `2fa` are valid on Discord but not as Python parameters.
+        neutral = {_python_name(opt.name): opt.name for opt in spec.options}
 
         async def callback(interaction: discord.Interaction, **options: Any) -> None:
-            await dispatch(interaction, cmd, options)
+            await dispatch(interaction, cmd, {neutral[k]: v for k, v in options.items()})
 
-        spec = cmd.spec
         params = [
             inspect.Parameter(
                 "interaction",
@@ -138,18 +141,19 @@ class Compiler:
         choices: dict[str, list[app_commands.Choice[Any]]] = {}
         for opt in spec.options:
             okey = f"{spec.key}.options.{opt.name}"
+            py = _python_name(opt.name)
             params.append(
                 inspect.Parameter(
-                    opt.name,
+                    py,
                     inspect.Parameter.KEYWORD_ONLY,
                     annotation=_annotation(opt),
                     default=inspect.Parameter.empty if opt.required else None,
                 )
             )
-            descriptions[opt.name] = self._text(f"{okey}.description", opt.name)
-            renames[opt.name] = locale_str(opt.name, key=f"{okey}.name")
+            descriptions[py] = self._text(f"{okey}.description", opt.name)
+            renames[py] = locale_str(opt.name, key=f"{okey}.name")
             if opt.choices:
-                choices[opt.name] = [self._choice(opt, okey, value) for value in opt.choices]
+                choices[py] = [self._choice(opt, okey, value) for value in opt.choices]
         # discord.py reads options from the callback's signature and these attributes.
         callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         callback.__discord_app_commands_param_description__ = descriptions  # type: ignore[attr-defined]
@@ -170,6 +174,12 @@ class Compiler:
     def _text(self, key: str, fallback: str) -> locale_str:
         """The English catalog text as the message, the key in the extras."""
         return locale_str(self._english(key, fallback), key=key)
+
+
+def _python_name(name: str) -> str:
+    if name.isidentifier() and not keyword.iskeyword(name) and name != "interaction":
+        return name
+    return f"option_{name}"
 
 
 def _annotation(opt: Option) -> Any:

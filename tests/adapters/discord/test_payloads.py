@@ -154,3 +154,26 @@ async def test_choice_labels_are_localized(i18n: I18n, tmp_path: Path) -> None:
     assert (en["name"], en["value"]) == ("English", "en")
     assert en["name_localizations"]["zh-CN"] == "英文 (English)"
     assert (zh["name"], zh["value"]) == ("中文 (Chinese)", "zh")
+
+
+async def test_option_names_that_are_not_python_identifiers_still_work(sample_i18n: I18n) -> None:
+    from bot.adapters.discord.compile import Compiler
+    from bot.core import Cog, Invocation, Option, OptionType, command
+
+    seen: list[dict[str, Any]] = []
+
+    class Odd(Cog):
+        @command(
+            "since", options=[Option("from", OptionType.STRING), Option("2fa", OptionType.INTEGER)]
+        )
+        async def since(self, inv: Invocation, **options: Any) -> None: ...
+
+    async def dispatch(interaction: Any, cmd: Any, options: dict[str, Any]) -> None:
+        seen.append(options)
+
+    registry = Registry()
+    registry.add_cog(Odd())
+    (compiled,) = Compiler(sample_i18n, dispatch).compile(registry)
+    assert [p.display_name for p in compiled.parameters] == ["from", "2fa"]
+    await compiled.callback(None, option_from="monday", option_2fa=7)  # as discord.py calls it
+    assert seen == [{"from": "monday", "2fa": 7}]
