@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 
-from bot.adapters.discord.compile import build_tree, compile_into, payload_hash, tree_payloads
+from bot.adapters.discord.compile import (
+    build_tree,
+    compile_into,
+    payload_hash,
+    quiet_voice_warnings,
+    tree_payloads,
+)
 from bot.adapters.discord.convert import (
     chat_of,
     convert_options,
@@ -210,7 +216,8 @@ class AfterglowClient(discord.Client):
     """A thin client: every event is handed to the adapter."""
 
     def __init__(self, adapter: DiscordAdapter) -> None:
-        super().__init__(intents=bot_intents(), allowed_mentions=NO_MENTIONS)
+        with quiet_voice_warnings():
+            super().__init__(intents=bot_intents(), allowed_mentions=NO_MENTIONS)
         self.adapter = adapter
         self.tree = build_tree(self)
 

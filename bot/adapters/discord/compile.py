@@ -11,12 +11,13 @@ subcommand used in the wrong place.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import keyword
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import Any, Optional
 
 import discord
@@ -215,15 +216,22 @@ async def _never(interaction: discord.Interaction, cmd: Command, options: dict[s
     raise RuntimeError("offline command tree cannot run commands")
 
 
-def offline_client() -> discord.Client:
-    """A client that never connects, for compiling payloads (voice-support warnings muted)."""
-    voice_log = logging.getLogger("discord.client")
-    level = voice_log.level
-    voice_log.setLevel(logging.ERROR)
+@contextlib.contextmanager
+def quiet_voice_warnings() -> Iterator[None]:
+    """Mute discord.py's "voice will NOT be supported" warnings: Afterglow has no voice."""
+    client_log = logging.getLogger("discord.client")
+    level = client_log.level
+    client_log.setLevel(logging.ERROR)
     try:
-        return discord.Client(intents=discord.Intents.default())
+        yield
     finally:
-        voice_log.setLevel(level)
+        client_log.setLevel(level)
+
+
+def offline_client() -> discord.Client:
+    """A client that never connects, for compiling payloads."""
+    with quiet_voice_warnings():
+        return discord.Client(intents=discord.Intents.default())
 
 
 async def command_payloads(registry: Registry, i18n: I18n) -> list[dict[str, Any]]:
