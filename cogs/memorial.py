@@ -153,7 +153,9 @@ class Memorial(Cog):
         group = await self.memorial.group(inv.chat)
         locale = await self.memorial.group_locale(inv.chat)
         await self._send_card(inv, post, locale, target=group.wall_target or inv.chat.id)
-        await inv.reply(inv.t("memorial.posted", id=post.id), ephemeral=True)
+        # Anonymous posts get a private acknowledgement, so the answer does not name the poster
+        # (Discord hides the invocation of an ephemeral reply; Telegram sends it by DM).
+        await inv.reply(inv.t("memorial.posted", id=post.id), ephemeral=post.anonymous)
 
     async def _send_card(
         self, inv: Invocation, post: Post, locale: str, *, target: str | None = None
