@@ -78,7 +78,10 @@ class FakeDiscord:
         self._token = async_context.set(_WebhookRecorder(self))
 
     def close(self) -> None:
-        async_context.reset(self._token)
+        try:
+            async_context.reset(self._token)
+        except ValueError:  # torn down in another context: put the library default back
+            async_context.set(AsyncWebhookAdapter())
 
     # -- recording ---------------------------------------------------------------------------
 
