@@ -48,6 +48,10 @@ class CompanionTuning:
     safety_margin: float = 0.10
     memory_share: float = 0.25
     summary_share: float = 0.10
+    # Absolute caps keep per-turn cost low on big-context models (people pay per token): memories
+    # past the cap wait for a more relevant turn, and older turns fold into the rolling summary.
+    memory_cap_tokens: int = 1500
+    history_cap_tokens: int = 3000
     recall_k: int = 8
     pinned_limit: int = 20
     history_page: int = 200
@@ -75,6 +79,8 @@ class AssembledContext:
     parts: list[ContextPart] = field(default_factory=list)
     # The newest stored message id that did not fit (0 when the whole history fit).
     dropped_upto: int = 0
+    # When history overflowed: fold everything up to this id, so the summary runs in batches.
+    fold_upto: int = 0
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -251,7 +257,10 @@ class Companion:
 
         history: list[ContextPart] = []
         if conversation is not None:
-            history, ctx.dropped_upto = await self._history(conversation, budget - used, before_id)
+            room = min(budget - used, self.tuning.history_cap_tokens)
+            history, ctx.dropped_upto, ctx.fold_upto = await self._history(
+                conversation, room, before_id
+            )
         ctx.parts.extend(reversed(history))
         ctx.parts.append(ContextPart("message", current, current_tokens))
         return ctx
@@ -268,7 +277,7 @@ class Companion:
     ) -> str | None:
         """Pinned + recalled memories, the rolling summary and uploaded text, as DATA blocks."""
         blocks: list[str] = []
-        memory_cap = int(budget * self.tuning.memory_share)
+        memory_cap = min(int(budget * self.tuning.memory_share), self.tuning.memory_cap_tokens)
         hits: list[MemoryHit] = []
         if self.memory is not None:
             pinned = await self.memory.pinned(user, limit=self.tuning.pinned_limit)
@@ -307,9 +316,12 @@ class Companion:
 
     async def _history(
         self, conversation: Conversation, room: int, before_id: int | None
-    ) -> tuple[list[ContextPart], int]:
-        """Newest stored turns (after the summary) that fit in `room`; and the newest dropped id."""
+    ) -> tuple[list[ContextPart], int, int]:
+        """Newest stored turns (after the summary) that fit in `room`, the newest dropped id, and
+        the id to fold the summary up to (keeping the newest half of `room` unsummarized)."""
         parts: list[ContextPart] = []
+        keep = room // 2
+        fold_upto = 0
         cursor = before_id
         while True:
             page = await self.repo.newest(
@@ -321,11 +333,14 @@ class Companion:
             for msg in page:
                 cost = MESSAGE_OVERHEAD + msg.tokens
                 if cost > room:
-                    return parts, msg.id
+                    return parts, msg.id, fold_upto or msg.id
                 room -= cost
+                keep -= cost
+                if keep < 0 and not fold_upto:
+                    fold_upto = msg.id
                 parts.append(ContextPart("history", {"role": msg.role, "content": msg.text}, cost))
             if len(page) < self.tuning.history_page:
-                return parts, 0
+                return parts, 0, 0
             cursor = page[-1].id
 
     # ------------------------------------------------------------------ turns
@@ -482,7 +497,7 @@ class Companion:
                     )
                 )
         if ctx.dropped_upto:
-            self._schedule_summary(conversation.id, ctx.dropped_upto, ctx.model, locale)
+            self._schedule_summary(conversation.id, ctx.fold_upto, ctx.model, locale)
 
     # ------------------------------------------------------------------ summary
 
