@@ -8,6 +8,7 @@ through `edit_interval`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import re
@@ -86,6 +87,8 @@ class OwnerView(discord.ui.View):
         self.owner_id = owner_id
         self.not_yours = not_yours
         self.message: discord.Message | None = None
+        self._cleared = False
+        self._clearing = asyncio.Lock()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if self.owner_id is None or interaction.user.id == self.owner_id:
@@ -96,10 +99,15 @@ class OwnerView(discord.ui.View):
         return False
 
     async def on_timeout(self) -> None:
-        if self.message is not None:
-            # The message may be gone; the buttons are dead either way.
-            with contextlib.suppress(discord.HTTPException):
-                await _edit_message(self.message, view=None)
+        # discord.py schedules this on expiry; confirm() also awaits it so callers see the result.
+        async with self._clearing:
+            if self._cleared:
+                return
+            self._cleared = True
+            if self.message is not None:
+                # The message may be gone; the buttons are dead either way.
+                with contextlib.suppress(discord.HTTPException):
+                    await _edit_message(self.message, view=None)
 
 
 class _AnswerButton(discord.ui.Button["ConfirmView"]):
@@ -316,9 +324,7 @@ class BaseReplier:
 
     async def confirm(self, text: str, *, yes: str, no: str, timeout: float = 180.0) -> bool:
         """Ask with Yes/No buttons only the invoker can press; False when nobody answers."""
-        view = ConfirmView(
-            self.owner_id, yes, no, self._not_yours(), min(timeout, self.view_timeout)
-        )
+        view = ConfirmView(self.owner_id, yes, no, self._not_yours(), timeout)
         message = await self._post(
             text[: self.max_length], ephemeral=self._confirm_ephemeral(), view=view, files=[]
         )

@@ -153,7 +153,7 @@ async def test_confirm_times_out_as_no_and_removes_the_buttons(discord_env: Env)
     (question,) = followups(fake)
     buttons = question.payload["components"][0]["components"]
     assert [b["label"] for b in buttons] == ["Yes", "No"]
-    edit = next(c for c in fake.calls if c.method == "PATCH")
+    (edit,) = [c for c in fake.calls if c.method == "PATCH"]
     assert edit.payload["components"] == []
 
 
