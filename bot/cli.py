@@ -76,9 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     setup_logging(
         "WARNING" if args.command != "run" else settings.log_level,
-        secrets=[
-            s for s in (settings.discord_token, settings.telegram_token, settings.llm_api_key) if s
-        ],
+        secrets=known_secrets(settings),
     )
     handler: Handler = args.handler
     try:
@@ -88,6 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def known_secrets(settings: Settings) -> list[str]:
+    """Every token and key the process holds, so the log filter masks them wherever they appear."""
+    found = [settings.discord_token, settings.telegram_token, settings.llm_api_key]
+    try:
+        llm = settings.llm()
+    except ConfigError:
+        llm = None  # reported by the command that needs the model
+    if llm is not None:
+        found.extend(p.api_key for p in llm.providers)
+    return [s for s in found if s]
 
 
 def run_async(coro: Any) -> int:

@@ -100,3 +100,34 @@ def test_redactor_masks_secret_shaped_strings_it_was_not_told() -> None:
     text = f"tg {TG_CANARY} key sk-{'a' * 24} auth Bearer abc.def-123456"
     clean = redactor.redact(text)
     assert TG_CANARY not in clean and "sk-aaaa" not in clean and "abc.def" not in clean
+
+
+def test_every_configured_key_is_a_known_secret() -> None:
+    from bot.cli import known_secrets
+
+    provider_key = "provider-canary-key-0a1b2c3d"
+    settings = Settings.load(
+        {
+            "AFTERGLOW_DATA_DIR": "/nonexistent",
+            "DEEPSEEK_KEY": provider_key,
+            "TELEGRAM_TOKEN": TG_CANARY,
+        }
+    )
+    settings = Settings(
+        data_dir=settings.data_dir,
+        telegram_token=settings.telegram_token,
+        env=settings.env,
+        sections={
+            "llm": {
+                "providers": [
+                    {
+                        "name": "deepseek",
+                        "base_url": "https://api.deepseek.example/v1",
+                        "api_key_env": "DEEPSEEK_KEY",
+                        "models": [{"id": "deepseek-chat", "context_window": 65536}],
+                    }
+                ]
+            }
+        },
+    )
+    assert set(known_secrets(settings)) == {TG_CANARY, provider_key}
