@@ -82,6 +82,24 @@ class App:
         self._build_memory()
         self._build_companion()
         self._build_memorial()
+        self._build_care()
+
+    def _build_care(self) -> None:
+        """Care (issue 8): crisis screen, honesty timing, hotlines, anniversaries."""
+        from bot.services.care import Care, CareConfig
+        from bot.services.scheduler import AnniversaryScheduler, DirectRouter, TemplateWriter
+        from bot.services.storage.care import CareStore
+
+        section = self.settings.section("care")
+        config = CareConfig.from_section(section)
+        self.care = Care(store=CareStore(self.db), users=self.users, i18n=self.i18n, config=config)
+        self.care_operators = frozenset(str(o) for o in section.get("operators", ()))
+        # Adapters with `send_dm` are attached in run(); anniversaries go out through it.
+        self.direct = DirectRouter()
+        scheduler = AnniversaryScheduler(
+            self.care.store, self.direct, TemplateWriter(self.i18n), hour=config.anniversary_hour
+        )
+        self.jobs.append(scheduler.job)
 
     def _build_memory(self) -> None:
         """Personas, memories, exports and privacy (issue 4); DM handlers only."""
@@ -155,6 +173,13 @@ class App:
 
             cogs.append(Keepsake(self.memorial, MemoryKeepsake(memory, personas)))
         cogs.extend(self._memory_cogs())
+        from cogs.care import CareCommands, CareGroup, CareInfo
+
+        # The group crisis reply gets the screen, hotlines and counters only (no memory, persona).
+        care = self.care
+        cogs.append(CareGroup(care.screen, care.hotlines, self.users, care.record_screen, self.direct))
+        cogs.append(CareInfo(care, self.users))
+        cogs.append(CareCommands(care, self.users, getattr(self, "personas", None), self.care_operators))
         return cogs
 
     def _memory_cogs(self) -> list[Cog]:
@@ -235,6 +260,9 @@ class App:
             try:
                 await adapter.start()
                 started.append(adapter)
+                send_dm = getattr(adapter, "send_dm", None)
+                if send_dm is not None:
+                    self.direct.attach(adapter.name, send_dm)
                 log.info("%s adapter started", adapter.name)
             except Exception as exc:
                 # One platform being down must not keep the other from serving people.

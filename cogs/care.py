@@ -4,8 +4,9 @@ Two cogs, split by what they may see:
 - `CareGroup` answers flagged messages addressed to the bot in groups. It receives the care
   service's stateless parts only (screen, hotlines, counters) and a direct-message port — no
   memory, persona or history service — and its public reply quotes nothing from the message.
-- `CareCommands` holds the personal commands: /region, /stop, /age, /anniversaries, /safety, /support,
-  /privacy and the operators' /admin_safety_stats export.
+- `CareInfo` holds /region, /safety, /support and /privacy (also in groups, ephemeral there).
+- `CareCommands` holds the DM-only commands: /stop, /age, /anniversaries (which needs the active
+  persona) and the operators' /admin_safety_stats export.
 """
 
 from __future__ import annotations
@@ -120,17 +121,18 @@ class CareGroup(Cog):
         return format_block(plan, language_of(locale), lambda k, **kw: i18n.t(locale, k, **kw))
 
 
-class CareCommands(Cog):
-    """Personal care commands (the DM chat path calls `bot.services.care.Care` directly)."""
+class CareInfo(Cog):
+    """Commands that also work in groups (ephemeral there): /region, /safety, /support, /privacy.
 
-    name = "care"
+    Group-capable, so it holds the care service and the account map only — no persona or
+    memory service (safety-research §7 C1).
+    """
 
-    def __init__(self, care: CareService, users: Users, personas: PersonaSource | None = None,
-                 operators: frozenset[str] = frozenset()) -> None:
+    name = "care_info"
+
+    def __init__(self, care: CareService, users: Users) -> None:
         self.care = care
         self.users = users
-        self.personas = personas
-        self.operators = operators
 
     async def _person(self, inv: Invocation) -> int:
         return await self.users.resolve(inv.user.platform, inv.user.id, inv.user.name)
@@ -157,6 +159,43 @@ class CareCommands(Cog):
         await inv.reply(inv.t("care.region.set", region=value or inv.t("care.region.auto"))
                         + "\n" + self.care.resource_block(plan, inv.locale))
 
+    # ------------------------------------------------------------------ information
+
+    @command("safety", where=Where.BOTH, personal=True)
+    async def safety(self, inv: Invocation) -> None:
+        """How the bot handles hard moments, and the crisis lines for your region."""
+        plan = await self.care.plan_for(await self._person(inv), inv.locale)
+        await inv.reply(inv.t("care.safety.text", url=self.care.config.safety_url) + "\n\n"
+                        + self.care.resource_block(plan, inv.locale))
+
+    @command("support", where=Where.BOTH, personal=True)
+    async def support(self, inv: Invocation) -> None:
+        """Talk privately: a warm opening and the crisis lines (Telegram's ?start=support)."""
+        plan = await self.care.plan_for(await self._person(inv), inv.locale)
+        await inv.reply(inv.t("care.support.opening") + "\n\n"
+                        + self.care.resource_block(plan, inv.locale))
+
+    @command("privacy", where=Where.BOTH, personal=True)
+    async def privacy(self, inv: Invocation) -> None:
+        """What is stored, who processes it, and how to export or delete it."""
+        await inv.reply(inv.t("care.privacy.text", url=self.care.config.privacy_url))
+
+
+class CareCommands(Cog):
+    """Direct-message care commands: /stop, /age, /anniversaries, /admin_safety_stats."""
+
+    name = "care"
+
+    def __init__(self, care: CareService, users: Users, personas: PersonaSource | None = None,
+                 operators: frozenset[str] = frozenset()) -> None:
+        self.care = care
+        self.users = users
+        self.personas = personas
+        self.operators = operators
+
+    async def _person(self, inv: Invocation) -> int:
+        return await self.users.resolve(inv.user.platform, inv.user.id, inv.user.name)
+
     @command("stop", where=Where.DM)
     async def stop(self, inv: Invocation) -> None:
         """End the conversation now; no messages afterwards unless you opted in."""
@@ -180,27 +219,6 @@ class CareCommands(Cog):
             return
         await self.care.store.set_minor(person, False)
         await inv.reply(inv.t("care.age.adult"))
-
-    # ------------------------------------------------------------------ information
-
-    @command("safety", where=Where.BOTH, personal=True)
-    async def safety(self, inv: Invocation) -> None:
-        """How the bot handles hard moments, and the crisis lines for your region."""
-        plan = await self.care.plan_for(await self._person(inv), inv.locale)
-        await inv.reply(inv.t("care.safety.text", url=self.care.config.safety_url) + "\n\n"
-                        + self.care.resource_block(plan, inv.locale))
-
-    @command("support", where=Where.BOTH, personal=True)
-    async def support(self, inv: Invocation) -> None:
-        """Talk privately: a warm opening and the crisis lines (Telegram's ?start=support)."""
-        plan = await self.care.plan_for(await self._person(inv), inv.locale)
-        await inv.reply(inv.t("care.support.opening") + "\n\n"
-                        + self.care.resource_block(plan, inv.locale))
-
-    @command("privacy", where=Where.BOTH, personal=True)
-    async def privacy(self, inv: Invocation) -> None:
-        """What is stored, who processes it, and how to export or delete it."""
-        await inv.reply(inv.t("care.privacy.text", url=self.care.config.privacy_url))
 
     # ------------------------------------------------------------------ anniversaries
 

@@ -12,7 +12,7 @@ import calendar
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +33,34 @@ class DirectSender(Protocol):
     """
 
     async def send_direct(self, platform: str, platform_user_id: str, text: str) -> bool: ...
+
+
+DirectSend = Callable[[str, str], Awaitable[bool]]
+
+
+class DirectRouter:
+    """The app's `DirectSender`: routes to the adapter serving each platform.
+
+    Adapters with a `send_dm(platform_user_id, text) -> bool` are attached when they start;
+    the console prints. A platform with no attached adapter reports "not delivered".
+    """
+
+    def __init__(self, console: Callable[[str], None] | None = print) -> None:
+        self._senders: dict[str, DirectSend] = {}
+        self._console = console
+
+    def attach(self, platform: str, send: DirectSend) -> None:
+        self._senders[platform] = send
+
+    async def send_direct(self, platform: str, platform_user_id: str, text: str) -> bool:
+        if platform == "console" and self._console is not None:
+            self._console(text)
+            return True
+        send = self._senders.get(platform)
+        if send is None:
+            log.info("no direct-message route for %s", platform)
+            return False
+        return await send(platform_user_id, text)
 
 
 class AnniversaryWriter(Protocol):

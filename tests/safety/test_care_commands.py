@@ -1,0 +1,101 @@
+"""Care commands through the real App and router: /region, /anniversaries, /age, /stop,
+/safety, /support, /privacy and the operators' stats export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.core.models import ChatRef, UserRef
+from bot.services.i18n import I18n
+from bot.settings import Settings
+from tests.fakes.replier import FakeReplier
+
+MEI = UserRef("console", "mei", "Mei")
+ROOT = UserRef("console", "root", "Root")
+GROUP = ChatRef("console", "g-1", "group", "Farewell 4o")
+
+
+def dm(user: UserRef) -> ChatRef:
+    return ChatRef(user.platform, f"dm-{user.id}", "dm")
+
+
+@pytest.fixture
+async def world(tmp_path: Path, i18n: I18n) -> AsyncIterator[App]:
+    config = tmp_path / "afterglow.toml"
+    config.write_text('[care]\noperators = ["console:root"]\n', encoding="utf-8")
+    settings = Settings.load({"AFTERGLOW_DATA_DIR": str(tmp_path / "data"),
+                              "AFTERGLOW_CONFIG": str(config)})
+    async with App(settings, i18n=i18n) as app:
+        yield app
+
+
+async def run(app: App, user: UserRef, text: str, chat: ChatRef | None = None) -> FakeReplier:
+    replier = FakeReplier()
+    assert await app.router.run_text(user, chat or dm(user), text, replier), text
+    return replier
+
+
+async def test_region_changes_the_lines(world: App) -> None:
+    shown = await run(world, MEI, "/region")
+    assert "automatic" in shown.texts[0]
+    hk = await run(world, MEI, "/region hk")
+    assert "18111" in hk.texts[0] and "988" not in hk.texts[0]
+    safety = await run(world, MEI, "/safety")
+    assert "18111" in safety.texts[0] and "SAFETY.md" in safety.texts[0]
+    await run(world, MEI, "/region auto")
+    assert "988" in (await run(world, MEI, "/support")).texts[0]
+
+
+async def test_anniversaries_add_list_edit_remove(world: App) -> None:
+    added = await run(world, MEI, "/anniversaries add 05-13 the day we met")
+    assert "the day we met" in added.texts[0]
+    listed = await run(world, MEI, "/anniversaries")
+    assert "#1" in listed.texts[0] and "05-13" in listed.texts[0]
+    edited = await run(world, MEI, "/anniversaries edit 1 2024-05-14 our first chat")
+    assert "our first chat" in edited.texts[0]
+    person = await world.users.resolve("console", "mei")
+    (item,) = await world.care.store.anniversaries(person)
+    assert (item.year, item.month, item.day, item.label) == (2024, 5, 14, "our first chat")
+    assert (await world.care.store.get(person)).reminders_opt_in
+    bad = await run(world, MEI, "/anniversaries add 13-45 nope")
+    assert "MM-DD" in bad.texts[0]
+    other = await run(world, ROOT, "/anniversaries remove 1")  # not Root's date
+    assert "#1" in other.texts[0] and len(await world.care.store.anniversaries(person)) == 1
+    await run(world, MEI, "/anniversaries remove 1")
+    assert await world.care.store.anniversaries(person) == []
+
+
+async def test_age_stop_and_privacy(world: App) -> None:
+    minor = await run(world, MEI, "/age 15")
+    assert "under 18" in minor.texts[0]
+    person = await world.users.resolve("console", "mei")
+    assert (await world.care.store.get(person)).minor
+    await run(world, MEI, "/age 30")
+    assert not (await world.care.store.get(person)).minor
+    stop = await run(world, MEI, "/stop")
+    assert "chat ended" in stop.texts[0]
+    assert (await world.care.store.get(person)).stopped_at is not None
+    privacy = await run(world, MEI, "/privacy")
+    assert "PRIVACY.md" in privacy.texts[0] and "/export" in privacy.texts[0]
+
+
+async def test_stats_export_is_for_operators_and_has_no_identifiers(world: App) -> None:
+    from bot.core.models import IncomingMessage
+
+    msg = IncomingMessage(MEI, GROUP, "I want to kill myself", key="m1", addressed=True)
+    replier = FakeReplier()
+    await world.router.handle_message(msg, replier)
+    assert replier.texts and "988" in replier.texts[0]
+    denied = await run(world, MEI, "/admin_safety_stats")
+    assert "operators" in denied.texts[0] and not denied.sent[0].files
+    ok = await run(world, ROOT, "/admin_safety_stats")
+    data = json.loads(ok.sent[0].files[0].data)
+    assert data["totals"]["high"] == 1
+    assert {"day", "tier", "locale", "place", "count"} == set(data["rows"][0])
+    blob = json.dumps(data)
+    assert "mei" not in blob and "kill" not in blob and "g-1" not in blob
