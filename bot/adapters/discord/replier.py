@@ -17,6 +17,7 @@ from typing import Any
 
 import discord
 
+from bot.core.errors import UserError
 from bot.core.models import Button, MessageHandle, OutFile
 from bot.core.streaming import split_text
 from bot.services.i18n import I18n
@@ -27,6 +28,7 @@ VIEW_TIMEOUT = 180.0
 LABEL_MAX = 80
 NO_MENTIONS = discord.AllowedMentions.none()
 # Persistent button custom ids are `prefix:payload`; interactive views use ids without a colon.
+CHANNEL_REF = re.compile(r"<?#?(\d{1,20})>?")
 PERSISTENT_ID = re.compile(r"(?P<prefix>[a-z0-9_]{1,32}):(?P<payload>.{0,90})", re.DOTALL)
 
 ChannelResolver = Callable[[int], Awaitable[discord.abc.Messageable]]
@@ -62,6 +64,12 @@ class PersistentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
         handler: PressHandler | None = getattr(interaction.client, "press_button", None)
         if handler is not None:
             await handler(interaction, self.neutral_id)
+
+
+def parse_channel_id(target: str) -> int | None:
+    """A channel id from `123` or a channel mention `<#123>`; None for anything else."""
+    found = CHANNEL_REF.fullmatch(target.strip())
+    return int(found.group(1)) if found else None
 
 
 def button_view(buttons: Sequence[Button]) -> discord.ui.View | None:
@@ -255,7 +263,7 @@ class BaseReplier:
             view = button_view(buttons) if last else None
             uploads = to_files(files) if last else []
             if target is not None:
-                message = await self._post_to(int(target), piece or None, view, uploads)
+                message = await self._post_to(target, piece or None, view, uploads)
             else:
                 message = await self._post(
                     piece or None, ephemeral=ephemeral, view=view, files=uploads
@@ -265,15 +273,24 @@ class BaseReplier:
 
     async def _post_to(
         self,
-        channel_id: int,
+        target: str,
         content: str | None,
         view: discord.ui.View | None,
         files: list[discord.File],
     ) -> discord.Message:
         if self.resolve_channel is None:
             raise RuntimeError("this replier cannot send to other channels")
-        channel = await self.resolve_channel(channel_id)
-        return await channel_send(channel, content, view=view, files=files)
+        channel_id = parse_channel_id(target)
+        if channel_id is None:
+            raise UserError("discord.bad_channel")
+        try:
+            channel = await self.resolve_channel(channel_id)
+        except (discord.NotFound, discord.Forbidden, discord.InvalidData, RuntimeError):
+            raise UserError("discord.bad_channel") from None
+        try:
+            return await channel_send(channel, content, view=view, files=files)
+        except discord.Forbidden:
+            raise UserError("discord.cannot_post", channel=f"<#{channel_id}>") from None
 
     async def edit(
         self, handle: MessageHandle, text: str, *, buttons: Sequence[Button] | None = None

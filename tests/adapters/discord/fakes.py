@@ -50,6 +50,12 @@ def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any
     }
 
 
+@dataclass
+class _Response:
+    status: int
+    reason: str
+
+
 class _WebhookRecorder(AsyncWebhookAdapter):
     def __init__(self, owner: FakeDiscord) -> None:
         super().__init__()
@@ -68,6 +74,7 @@ class FakeDiscord:
         self.client = client
         self.calls: list[Call] = []
         self._last_message: dict[str, Any] = {}
+        self.forbidden_channels: set[int] = set()
         self._ids = itertools.count(10_000)
         state = client._connection
         state.user = discord.ClientUser(
@@ -103,6 +110,11 @@ class FakeDiscord:
         return self._answer(call)
 
     def _answer(self, call: Call) -> Any:
+        for channel_id in self.forbidden_channels:
+            if f"/channels/{channel_id}/messages" in call.path:
+                raise discord.Forbidden(
+                    _Response(403, "Forbidden"), {"code": 50013, "message": "Missing Permissions"}
+                )
         if call.path.endswith("/callback"):
             data = call.payload.get("data") or {}
             return {

@@ -6,6 +6,7 @@ import pytest
 
 from bot.adapters.discord.client import AfterglowClient, DiscordAdapter
 from bot.adapters.discord.replier import ChannelReplier, PersistentButton
+from bot.core.errors import UserError
 from bot.core.models import Button, OutFile
 from bot.core.streaming import StreamRenderer
 from tests.adapters.discord.conftest import SampleCog
@@ -116,3 +117,19 @@ def test_persistent_button_template_matches_neutral_ids_only() -> None:
     assert template.fullmatch("like:card-9")
     # Interactive views (confirm, pages) get library-generated ids without a colon prefix.
     assert not template.fullmatch("0f3c9a1e2b4d5c6e7f8091a2b3c4d5e6")
+
+
+async def test_targets_accept_channel_mentions_and_explain_failures(
+    discord_env: Env, replier: ChannelReplier
+) -> None:
+    fake = discord_env[2]
+    await replier.send("card", target="<#5500>")
+    assert fake.calls[-1].path.endswith("/channels/5500/messages")
+    with pytest.raises(UserError) as bad:
+        await replier.send("card", target="memorial")
+    assert bad.value.key == "discord.bad_channel"
+    fake.forbidden_channels.add(6600)
+    with pytest.raises(UserError) as denied:
+        await replier.send("card", target="6600")
+    assert denied.value.key == "discord.cannot_post"
+    assert denied.value.params == {"channel": "<#6600>"}
