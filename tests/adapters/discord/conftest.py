@@ -14,6 +14,7 @@ from bot.app import App
 from bot.core import Cog, Invocation, Option, OptionType, Where, command
 from bot.core.commands import Registry, on_button, on_message
 from bot.core.context import ButtonContext, MessageContext
+from bot.core.models import Button
 from bot.core.router import Router
 from bot.core.streaming import render_stream
 from bot.services.i18n import Catalog, I18n
@@ -141,6 +142,9 @@ class SampleCog(Cog):
     async def like(self, ctx: ButtonContext) -> None:
         self._seen("like", ctx, payload=ctx.payload)
         ctx.notice = "liked " + ctx.payload
+        await ctx.replier.edit(
+            ctx.handle, "1 like", buttons=[Button("Like (1)", "like:" + ctx.payload)]
+        )
 
     @on_message(Where.DM)
     async def chat(self, ctx: MessageContext) -> None:

@@ -182,6 +182,12 @@ async def test_button_press_routes_to_the_handler_and_answers_privately(discord_
     name, ctx, options = cog.calls[0]
     assert (name, options) == ("like", {"payload": "card-9"})
     assert ctx.handle.message_id == message["id"]
+    # The card the button sits on is edited in place (works for ephemeral cards too).
+    (edit,) = [c for c in fake.calls if c.method == "PATCH"]
+    assert edit.path.endswith("/messages/@original")
+    assert edit.payload["content"] == "1 like"
+    assert edit.payload["allowed_mentions"] == {"parse": []}
+    assert edit.payload["components"][0]["components"][0]["custom_id"] == "like:card-9"
     (notice,) = followups(fake)
     assert notice.payload["content"] == "liked card-9"
     assert notice.flags & EPHEMERAL
