@@ -38,6 +38,7 @@ from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI
 
 REPLY_WORDS = 40
+REPO = Path(__file__).resolve().parents[1]
 
 
 class NullReplier:
@@ -110,10 +111,30 @@ def load_script(data: Path | None, words: int, turns: int) -> tuple[str, list[st
         questions = [str(q["question"]) for q in sample["qa"]][:turns]
         return " ".join(letter_words[:words]), questions
     rng = random.Random(7)
-    vocab = (
-        "lake mochi tea rain spring letter laugh promise walk night song kitchen train garden "
-        "winter story light window river dream coffee paper"
-    ).split()
+    vocab = [
+        "lake",
+        "mochi",
+        "tea",
+        "rain",
+        "spring",
+        "letter",
+        "laugh",
+        "promise",
+        "walk",
+        "night",
+        "song",
+        "kitchen",
+        "train",
+        "garden",
+        "winter",
+        "story",
+        "light",
+        "window",
+        "river",
+        "dream",
+        "coffee",
+        "paper",
+    ]
     sentences = []
     while sum(len(s.split()) for s in sentences) < words:
         sentences.append(" ".join(rng.choice(vocab) for _ in range(12)) + ".")
@@ -266,7 +287,7 @@ async def start_server_process(
         "--chunk-chars",
         str(chunk_chars),
         stdout=asyncio.subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=REPO,
     )
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()

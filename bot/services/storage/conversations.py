@@ -90,15 +90,21 @@ class Conversations:
         if found is not None:
             return found
         async with self.db.write() as conn:
-            await conn.execute(
-                "INSERT OR IGNORE INTO conversations (person_id, persona_id, started_at)"
-                " SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM conversations"
-                " WHERE person_id = ? AND persona_id = ? AND ended_at IS NULL)",
-                (person_id, persona_id, self._clock(), person_id, persona_id),
+            # Looked up again under the write lock: two first messages can race.
+            cur = await conn.execute(
+                f"SELECT {_CONV_COLUMNS} FROM conversations"
+                " WHERE person_id = ? AND persona_id = ? AND ended_at IS NULL",
+                (person_id, persona_id),
             )
-        found = await self.find_active(person_id, persona_id)
-        assert found is not None
-        return found
+            row = await cur.fetchone()
+            if row is not None:
+                return _conversation(row)
+            started = self._clock()
+            cur = await conn.execute(
+                "INSERT INTO conversations (person_id, persona_id, started_at) VALUES (?, ?, ?)",
+                (person_id, persona_id, started),
+            )
+            return Conversation(int(cur.lastrowid or 0), person_id, persona_id, started, "", 0, 0)
 
     async def find_active(self, person_id: int, persona_id: int) -> Conversation | None:
         """The open conversation, or None (never creates one)."""
