@@ -62,7 +62,8 @@ def bot_intents() -> discord.Intents:
     """The default intents: no members, no presences and, above all, no message content."""
     intents = discord.Intents.default()
     # Safety checklist C4: the bot must never read server messages not addressed to it.
-    assert not intents.message_content, "message_content must stay off"
+    if intents.message_content or intents.members or intents.presences:
+        raise RuntimeError("Afterglow must not request privileged Discord intents")
     return intents
 
 

@@ -33,7 +33,8 @@ def chat_of(channel_id: int | None, guild: discord.Guild | None, channel: Any = 
     if guild is None:
         return ChatRef(PLATFORM, cid, "dm")
     name = getattr(channel, "name", None)
-    title = f"{guild.name} #{name}" if name else guild.name
+    server = guild.name or ""
+    title = f"{server} #{name}" if name else server
     return ChatRef(PLATFORM, cid, "group", title)
 
 

@@ -29,6 +29,16 @@ def test_no_privileged_intents() -> None:
     assert intents.dm_messages and intents.guild_messages  # DMs and mentions still arrive
 
 
+def test_the_running_client_uses_them_and_start_up_refuses_privileged_ones(
+    discord_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = discord_env[1]
+    assert not client.intents.message_content and not client.intents.members
+    monkeypatch.setattr(discord.Intents, "default", classmethod(lambda cls: cls.all()))
+    with pytest.raises(RuntimeError, match="privileged"):
+        AfterglowClient(discord_env[0])
+
+
 async def test_sync_happens_only_when_the_compiled_payload_changes(
     sample_app: tuple[App, SampleCog],
 ) -> None:
