@@ -26,7 +26,7 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,6 +175,17 @@ class FakeTelegram:
             self._recorded.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._recorded.wait(), remaining)
+
+    async def wait_until(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
+        """Wait until `predicate()` holds, re-checking after every recorded call."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"condition not met in {timeout}s")
+            self._recorded.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._recorded.wait(), min(remaining, 0.5))
 
     async def idle(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
         """Wait until the queue is handed out and no call arrived for `quiet` seconds."""

@@ -106,6 +106,7 @@ class TelegramOptions:
     chat_gap: float = 1.0
     overall_per_second: float = 25.0
     group_per_minute: float = 20.0
+    group_period: float = 60.0
     draft_idle_commit: float = 8.0
     album_wait: float = 1.2
 
@@ -161,7 +162,7 @@ class TelegramAdapter:
                     overall_max_rate=self.options.overall_per_second,
                     overall_time_period=1,
                     group_max_rate=self.options.group_per_minute,
-                    group_time_period=60,
+                    group_time_period=self.options.group_period,
                     max_retries=1,
                 )
             )

@@ -219,12 +219,24 @@ class TelegramReplier:
         return self.deps.i18n.t(self.locale, key, **params)
 
     async def _call(
-        self, chat_id: int, make: Callable[[], Awaitable[T]], *, retry: bool = True
+        self,
+        chat_id: int,
+        make: Callable[[], Awaitable[T]],
+        *,
+        retry: bool = True,
+        pace: bool = True,
     ) -> T:
-        """Run one API call to `chat_id`, paced; on flood control wait the full time, then retry."""
+        """Run one API call to `chat_id`, paced; on flood control wait the full time, then retry.
+
+        Drafts pass `pace=False`: they are not messages, the renderer already throttles them,
+        and the final message must not wait a second behind the last draft.
+        """
         key = str(chat_id)
         for attempt in range(3):
-            await self.deps.pacer.wait(key)
+            if pace:
+                await self.deps.pacer.wait(key)
+            elif (delay := self.deps.pacer.blocked_for(key)) > 0:
+                await asyncio.sleep(delay)
             try:
                 return await make()
             except RetryAfter as err:
@@ -402,6 +414,7 @@ class TelegramReplier:
                     chat_id=self.chat_id, draft_id=draft_id, text=fit(text)
                 ),
                 retry=False,
+                pace=False,
             )
         except RetryAfter:
             return

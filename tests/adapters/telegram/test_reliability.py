@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bot.adapters.telegram import TelegramAdapter
 from tests.adapters.telegram.conftest import FAST, MiniApp
-from tests.fakes.telegram_server import FakeTelegram, text_message
+from tests.fakes.telegram_server import GROUP, FakeTelegram, text_message
 
 
 async def test_flood_control_is_waited_out_never_retried_early(
@@ -86,3 +87,20 @@ async def test_menu_is_published_only_when_it_changed(
     mini.registry.add_cog(Extra())
     assert await run_once() == 9
     assert "extra" in [c["command"] for c in server.commands["default:"]]
+
+
+async def test_group_sends_are_rate_limited(server: FakeTelegram, mini: MiniApp) -> None:
+    # Telegram's 20 messages a minute per group, scaled down: 2 per second here.
+    options = dataclasses.replace(FAST, group_per_minute=2, group_period=1.0)
+    tg = TelegramAdapter(mini, options=options)
+    await tg.start()
+    try:
+        for i in range(6):
+            server.push({"message": text_message(f"/echo {i}", message_id=10 + i, chat=GROUP)})
+        sent = await server.wait_for("sendMessage", 6, timeout=10)
+    finally:
+        await tg.stop()
+    times = [c.at for c in sent]
+    # After the first burst of 2, each further pair waits for the bucket to refill.
+    assert times[-1] - times[0] >= 1.5
+    assert sorted(c.params["text"] for c in sent) == [f"echo: {i}" for i in range(6)]
