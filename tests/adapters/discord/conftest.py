@@ -39,6 +39,7 @@ SAMPLE_EN = {
     "commands.ask.description": "Ask before doing it",
     "commands.pages.description": "Page through things",
     "commands.quiet.description": "Do nothing visible",
+    "commands.story.description": "Tell a story, streamed",
 }
 SAMPLE_ZH = {
     **{key: "中文：" + text for key, text in SAMPLE_EN.items()},
@@ -133,6 +134,16 @@ class SampleCog(Cog):
     async def pages(self, inv: Invocation) -> None:
         self._seen("pages", inv)
         await inv.replier.paginate(["one", "two", "three"], ephemeral=False)
+
+    @command("story")
+    async def story(self, inv: Invocation) -> None:
+        self._seen("story", inv)
+
+        async def chunks() -> AsyncIterator[str]:
+            for word in ("Once ", "upon ", "a time @everyone"):
+                yield word
+
+        await render_stream(chunks(), inv.replier)
 
     @command("quiet")
     async def quiet(self, inv: Invocation) -> None:

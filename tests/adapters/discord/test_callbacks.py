@@ -191,3 +191,17 @@ async def test_button_press_routes_to_the_handler_and_answers_privately(discord_
     (notice,) = followups(fake)
     assert notice.payload["content"] == "liked card-9"
     assert notice.flags & EPHEMERAL
+
+
+async def test_a_streamed_answer_fills_the_deferred_reply_and_is_edited_in_place(
+    discord_env: Env,
+) -> None:
+    _, _, fake, _ = discord_env
+    await run(discord_env, slash("story"), guild=True)
+    (first,) = followups(fake)
+    edits = [c for c in fake.calls if c.method == "PATCH"]
+    assert first.payload["content"] == "Once "
+    assert edits and edits[-1].payload["content"] == "Once upon a time @everyone"
+    assert all(c.payload["allowed_mentions"] == {"parse": []} for c in [first, *edits])
+    edited = {c.path.rsplit("/", 1)[-1] for c in edits}
+    assert len(edited) == 1 and edited != {"@original"}  # one message, the follow-up
