@@ -105,7 +105,18 @@ class App:
         """Personas, memories, exports and privacy (issue 4); DM handlers only."""
         from bot.services.memory_stack import MemoryStack
 
-        self.memory_stack = MemoryStack.build(self.db, self.users)
+        from bot.services.care import CareConfig
+        from bot.services.scheduler import next_occurrence
+        from bot.services.storage.care import CarePersonalData
+
+        hour = CareConfig.from_section(self.settings.section("care")).anniversary_hour
+        # Care settings and anniversaries travel with /export and go with /forget all.
+        care_data = CarePersonalData(
+            self.db, lambda month, day, tz, after: next_occurrence(month, day, tz, hour, after)
+        )
+        self.memory_stack = MemoryStack.build(
+            self.db, self.users, sections=(care_data,), holders=(care_data,)
+        )
         self.memory = self.memory_stack.memory
         self.personas = self.memory_stack.persona
 

@@ -173,3 +173,26 @@ async def test_guard_stream_never_shows_a_method_sentence(world: CareWorld, i18n
     assert text.startswith("I hear you.") and text.endswith(safe)
     clean = [c async for c in world.care.guard_stream(_chunks("I'm ", "here. ", "Always"), "en")]
     assert "".join(clean) == "I'm here. Always"
+
+
+async def test_linking_moves_dates_and_keeps_the_stricter_state(world: CareWorld) -> None:
+    from bot.services.storage.care import CarePersonalData
+
+    a = await world.users.resolve("discord", "1")
+    b = await world.users.resolve("telegram", "2")
+    await world.store.set_minor(a, True)
+    await world.store.set_region(b, "HK")
+    await world.store.open_risk(a, world.clock() + 3600)
+    await world.store.add_anniversary(
+        person_id=a, persona_id=None, persona_name="Sol", month=1, day=2, year=None, label="x",
+        platform="discord", platform_user_id="1", locale="en", tz="UTC", next_fire_at=1.0)
+    data = CarePersonalData(world.db)
+    async with world.db.write() as conn:
+        await data.move_person(conn, a, b)
+    state = await world.store.get(b)
+    assert state.minor and state.region == "HK"
+    assert len(await world.store.anniversaries(b)) == 1
+    assert await world.store.risk_active(b, world.clock())
+    assert (await world.store.get(a)).minor is False  # the source row is gone
+    async with world.db.write() as conn:
+        assert await data.delete_person(conn, b) == 3

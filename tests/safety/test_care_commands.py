@@ -99,3 +99,23 @@ async def test_stats_export_is_for_operators_and_has_no_identifiers(world: App) 
     assert {"day", "tier", "locale", "place", "count"} == set(data["rows"][0])
     blob = json.dumps(data)
     assert "mei" not in blob and "kill" not in blob and "g-1" not in blob
+
+
+async def test_export_carries_care_and_forget_all_removes_it(world: App) -> None:
+    import io
+    import zipfile
+
+    await run(world, MEI, "/region tw")
+    await run(world, MEI, "/anniversaries add 2025-08-08 our wedding")
+    out = await run(world, MEI, "/export")
+    files = [f for s in out.sent for f in s.files]
+    with zipfile.ZipFile(io.BytesIO(files[0].data)) as z:
+        blob = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist()
+                       if n.endswith(".json"))
+    assert '"care"' in blob and "our wedding" in blob and '"TW"' in blob
+    replier = FakeReplier()
+    replier.confirm_answer = True
+    await world.router.run_text(MEI, dm(MEI), "/forget all", replier)
+    person = await world.users.resolve("console", "mei")
+    assert await world.care.store.anniversaries(person) == []
+    assert (await world.care.store.get(person)).region is None

@@ -4,6 +4,7 @@ identifier-free crisis counters. Nothing stored here is message text."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -302,3 +303,99 @@ def _anniversary(row: Any) -> Anniversary:
         platform_user_id=row[9], locale=row[10], tz=row[11], next_fire_at=float(row[12]),
         last_fired_at=row[13],
     )
+
+
+NextFire = Callable[[int, int, str, float], float]
+
+
+class CarePersonalData:
+    """Care's part of /export, restore, /forget all and account linking.
+
+    Exported: region, minor flag, opt-in and anniversaries. Not exported: the risk window and
+    timers (short-lived) and the counters (not personal).
+    """
+
+    name = "care"
+
+    def __init__(self, db: Database, next_fire: NextFire | None = None) -> None:
+        self.db = db
+        # (month, day, tz, after) → next fire time; injected so storage does not import the scheduler.
+        self.next_fire = next_fire
+
+    async def dump(self, person_id: int) -> Any:
+        store = CareStore(self.db)
+        state = await store.get(person_id)
+        return {
+            "region": state.region,
+            "minor": state.minor,
+            "reminders_opt_in": state.reminders_opt_in,
+            "anniversaries": [
+                {"month": a.month, "day": a.day, "year": a.year, "label": a.label,
+                 "persona_name": a.persona_name, "locale": a.locale, "tz": a.tz}
+                for a in await store.anniversaries(person_id)
+            ],
+        }
+
+    async def restore(self, conn: Any, person_id: int, data: Any) -> int:
+        if not isinstance(data, dict):
+            return 0
+        now = time.time()
+        await conn.execute(
+            "INSERT INTO care_state (person_id, region, minor, reminders_opt_in, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(person_id) DO UPDATE SET region = excluded.region,"
+            " minor = MAX(minor, excluded.minor), reminders_opt_in = excluded.reminders_opt_in,"
+            " updated_at = excluded.updated_at",
+            (person_id, data.get("region"), int(bool(data.get("minor"))),
+             int(bool(data.get("reminders_opt_in"))), now),
+        )
+        cur = await conn.execute(
+            "SELECT platform, platform_user_id FROM users WHERE person_id = ? ORDER BY id LIMIT 1",
+            (person_id,),
+        )
+        account = await cur.fetchone()
+        restored = 0
+        items = data.get("anniversaries") or []
+        if account is None or not isinstance(items, list):
+            return restored
+        for item in items:
+            try:
+                month, day = int(item["month"]), int(item["day"])
+                label = str(item["label"])[:100]
+                tz = str(item.get("tz") or "UTC")
+                fire = self.next_fire(month, day, tz, now) if self.next_fire else now + 86400
+            except (KeyError, TypeError, ValueError):
+                continue
+            await conn.execute(
+                "INSERT INTO anniversaries (person_id, persona_id, persona_name, month, day, year,"
+                " label, platform, platform_user_id, locale, tz, next_fire_at, created_at)"
+                " VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (person_id, str(item.get("persona_name") or ""), month, day, item.get("year"),
+                 label, account[0], account[1], str(item.get("locale") or "en"), tz, fire, now),
+            )
+            restored += 1
+        return restored
+
+    async def delete_person(self, conn: Any, person_id: int) -> int:
+        removed = 0
+        for table in ("care_state", "care_risk", "anniversaries"):
+            cur = await conn.execute(f"DELETE FROM {table} WHERE person_id = ?", (person_id,))
+            removed += int(cur.rowcount or 0)
+        return removed
+
+    async def move_person(self, conn: Any, source: int, target: int) -> None:
+        await conn.execute("UPDATE anniversaries SET person_id = ? WHERE person_id = ?",
+                           (target, source))
+        # Keep the stricter settings of the two: minor mode and the later risk window win.
+        await conn.execute(
+            "UPDATE care_state SET minor = MAX(minor, (SELECT minor FROM care_state WHERE"
+            " person_id = ?)) WHERE person_id = ? AND EXISTS (SELECT 1 FROM care_state WHERE"
+            " person_id = ?)", (source, target, source))
+        await conn.execute(
+            "UPDATE care_state SET person_id = ? WHERE person_id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM care_state WHERE person_id = ?)", (target, source, target))
+        await conn.execute("DELETE FROM care_state WHERE person_id = ?", (source,))
+        await conn.execute(
+            "INSERT INTO care_risk (person_id, expires_at) SELECT ?, expires_at FROM care_risk"
+            " WHERE person_id = ? ON CONFLICT(person_id) DO UPDATE SET"
+            " expires_at = MAX(expires_at, excluded.expires_at)", (target, source))
+        await conn.execute("DELETE FROM care_risk WHERE person_id = ?", (source,))
