@@ -24,8 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
-import unicodedata
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from bot.services.files import Limits
 from bot.services.imports.card import BookEntry, entry_matches
 from bot.services.imports.chatgpt import Conversation, ConversationFilter, iter_conversations
 from bot.services.imports.letter import chunk_letter, read_letter
+from bot.services.search_terms import query_terms
 from bot.services.storage.db import Database
 from bot.services.storage.memories import Memories, Memory, NewMemory
 from bot.services.storage.personas import Personas
@@ -49,16 +48,6 @@ from bot.services.storage.users import Users
 log = logging.getLogger(__name__)
 
 MAX_MEMORY_CHARS: Final = 4000
-MAX_TERMS: Final = 48
-_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
-_WORD = re.compile(r"[^\W_]+")
-_SUFFIXES: Final = ("ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
-_STOPWORD_TEXT: Final = """a an the and or but if of to in on at by for with about as is are was were be been being
-    do does did have has had i you he she it we they me him her us them my your his its our their
-    what which who whom whose when where why how this that these those there here not no yes so
-    than too very can could would should will just also any some all from into out up down over
-    then once again more most other such only own same few both each"""
-_STOPWORDS: Final = frozenset(_STOPWORD_TEXT.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,56 +57,8 @@ class RetrievalSettings:
     pool: int = 100
     neighbour_weight: float = 0.3
     rrf_k: int = 60
+    trigram_words: bool = False
     use_embeddings: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class QueryTerms:
-    """A query cut for the two search paths; `phrase` is the whole query when it is short."""
-
-    long: tuple[str, ...]
-    short: tuple[str, ...]
-
-    def match_expression(self) -> str | None:
-        """The FTS5 MATCH string: every long term quoted as a string and OR-ed."""
-        if not self.long:
-            return None
-        return " OR ".join('"' + t.replace('"', '""') + '"' for t in self.long)
-
-
-def _stem(word: str) -> str:
-    """A light English stem: one common suffix off, at most six letters (trigrams match prefixes)."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    return word[:6]
-
-
-def query_terms(query: str) -> QueryTerms:
-    """Cut `query` into long (MATCH) and short (LIKE) terms."""
-    text = unicodedata.normalize("NFKC", query).casefold().strip()
-    long: list[str] = []
-    short: list[str] = []
-    for run in _CJK_RUN.findall(text):
-        if len(run) <= 2:
-            short.append(run)
-            continue
-        if len(run) <= 16:
-            long.append(run)  # the exact run scores on top of its trigrams
-        long.extend(run[i : i + 3] for i in range(len(run) - 2))
-    rest = _CJK_RUN.sub(" ", text)
-    tiny: list[str] = []
-    for word in _WORD.findall(rest):
-        if word in _STOPWORDS and len(_WORD.findall(rest)) > 1:
-            continue
-        if len(word) >= 3:
-            long.append(_stem(word) if word.isalpha() else word)
-        else:
-            tiny.append(word)
-    if not long and not short:
-        short.extend(tiny)
-    return QueryTerms(tuple(dict.fromkeys(long))[:MAX_TERMS], tuple(dict.fromkeys(short))[:8])
 
 
 # --- embeddings (optional) ------------------------------------------------------------------
@@ -236,14 +177,19 @@ class MemoryService:
         self, person_id: int, persona_id: int | None, query: str, *, k: int = 8
     ) -> list[MemoryHit]:
         """The `k` best memories of one person for `query`, best first."""
-        terms = query_terms(query)
+        terms = query_terms(query, trigram_words=self.settings.trigram_words)
         pool = max(self.settings.pool, k)
         rankings: list[dict[int, float]] = []
         found: dict[int, Memory] = {}
-        expression = terms.match_expression()
-        if expression:
-            rows = await self.memories.search_match(person_id, persona_id, expression, pool)
-            rankings.append(self._with_neighbours_scores(rows, found))
+        for table, expression in (
+            ("memories_fts", terms.match_expression()),
+            ("memories_terms", terms.terms_expression()),
+        ):
+            if expression:
+                rows = await self.memories.search_match(
+                    person_id, persona_id, expression, pool, table=table
+                )
+                rankings.append(self._with_neighbours_scores(rows, found))
         if terms.short:
             rows = await self.memories.search_like(person_id, persona_id, terms.short, pool)
             rankings.append(self._with_neighbours_scores(rows, found))

@@ -9,7 +9,8 @@ import pytest
 
 from bot.core.errors import UserError
 from bot.core.models import UserRef
-from bot.services.memory import MemoryService, query_terms
+from bot.services.memory import MemoryService
+from bot.services.search_terms import index_terms, query_terms
 from bot.services.persona import PersonaService
 from bot.services.storage.db import Database
 from bot.services.storage.memories import Memories
@@ -37,11 +38,15 @@ async def services(tmp_path: Path) -> AsyncIterator[tuple[MemoryService, Persona
 
 def test_query_terms_split_long_and_short() -> None:
     assert query_terms("猫").short == ("猫",)
-    assert query_terms("火锅").short == ("火锅",) and not query_terms("火锅").long
+    two = query_terms("火锅")
+    assert two.grams == ("火锅",) and not two.long and not two.short
     terms = query_terms("重庆火锅")
     assert terms.long == ("重庆火锅", "重庆火", "庆火锅") and not terms.short
+    assert terms.grams == ("重庆", "庆火", "火锅")
     english = query_terms("Where did Caroline go camping?")
-    assert "camp" in english.long and "caroli" in english.long and "where" not in english.long
+    assert {"camp", "caroli"} <= set(english.grams) and "where" not in english.grams
+    assert query_terms("Where did Caroline go camping?", trigram_words=False).long == ()
+    assert index_terms("我们去吃火锅 Camping trips!") == "我们 们去 去吃 吃火 火锅 camp trip"
     assert query_terms("af").short == ("af",)
     assert query_terms('say "hi" OR NEAR(').match_expression() is not None
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import aiosqlite
 
+from bot.services.search_terms import index_terms
 from bot.services.storage.db import Database
 
 KINDS: Final = ("letter", "memory", "history", "book", "style")
@@ -140,8 +141,8 @@ class Memories:
         span = item.span or (None, None)
         cur = await conn.execute(
             "INSERT INTO memories (person_id, persona_id, kind, body, keywords, letter_id,"
-            " span_start, span_end, conversation_id, pinned, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " span_start, span_end, conversation_id, pinned, created_at, terms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 person_id,
                 item.persona_id,
@@ -154,6 +155,7 @@ class Memories:
                 item.conversation_id,
                 int(item.pinned),
                 item.created_at if item.created_at is not None else time.time(),
+                index_terms(item.body),
             ),
         )
         return int(cur.lastrowid or 0)
@@ -273,12 +275,17 @@ class Memories:
         expression: str,
         limit: int,
         kinds: Sequence[str] = SEARCHABLE,
+        *,
+        table: str = "memories_fts",
     ) -> list[tuple[Memory, float]]:
-        """BM25-ranked FTS matches for an FTS5 `expression`; the score is higher-is-better."""
+        """BM25-ranked matches in `table` (memories_fts: trigram, memories_terms: bigrams and
+        stems) for an FTS5 `expression`; the score is higher-is-better."""
+        if table not in ("memories_fts", "memories_terms"):
+            raise ValueError(f"unknown index {table!r}")
         rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS}, bm25(memories_fts) AS score FROM memories_fts"
-            " JOIN memories m ON m.id = memories_fts.rowid"
-            f" WHERE memories_fts MATCH ? AND {_SCOPE} AND {_kinds_clause(kinds)}"
+            f"SELECT {_COLUMNS}, bm25({table}) AS score FROM {table}"
+            f" JOIN memories m ON m.id = {table}.rowid"
+            f" WHERE {table} MATCH ? AND {_SCOPE} AND {_kinds_clause(kinds)}"
             " ORDER BY score LIMIT ?",
             (expression, person_id, persona_id, limit),
         )

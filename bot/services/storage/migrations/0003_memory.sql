@@ -61,7 +61,9 @@ CREATE TABLE memories (
     span_end         INTEGER,
     conversation_id  INTEGER REFERENCES imported_conversations(id) ON DELETE CASCADE,
     pinned           INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),
-    created_at       REAL NOT NULL
+    created_at       REAL NOT NULL,
+    -- Search tokens computed in Python: CJK bigrams and English stems, space-separated.
+    terms            TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX memories_person ON memories(person_id, kind, created_at);
 CREATE INDEX memories_persona ON memories(persona_id);
@@ -73,15 +75,24 @@ CREATE INDEX memories_conversation ON memories(conversation_id);
 CREATE VIRTUAL TABLE memories_fts USING fts5(
     body, content='memories', content_rowid='id', tokenize='trigram'
 );
+-- Word-level index over `terms` (CJK bigrams, English stems): ranks two-character Chinese words
+-- and catches the bigram overlap that trigrams miss (platform-notes §10's 2-char gap).
+CREATE VIRTUAL TABLE memories_terms USING fts5(
+    terms, content='memories', content_rowid='id', tokenize='unicode61'
+);
 CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
     INSERT INTO memories_fts(rowid, body) VALUES (new.id, new.body);
+    INSERT INTO memories_terms(rowid, terms) VALUES (new.id, new.terms);
 END;
 CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
     INSERT INTO memories_fts(memories_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO memories_terms(memories_terms, rowid, terms) VALUES ('delete', old.id, old.terms);
 END;
-CREATE TRIGGER memories_au AFTER UPDATE OF body ON memories BEGIN
+CREATE TRIGGER memories_au AFTER UPDATE OF body, terms ON memories BEGIN
     INSERT INTO memories_fts(memories_fts, rowid, body) VALUES ('delete', old.id, old.body);
     INSERT INTO memories_fts(rowid, body) VALUES (new.id, new.body);
+    INSERT INTO memories_terms(memories_terms, rowid, terms) VALUES ('delete', old.id, old.terms);
+    INSERT INTO memories_terms(rowid, terms) VALUES (new.id, new.terms);
 END;
 
 -- One-time codes that join two platform accounts into one person (/link).
