@@ -241,8 +241,3 @@ async def command_payloads(registry: Registry, i18n: I18n) -> list[dict[str, Any
     compile_into(tree, registry, i18n, _never)
     return await tree_payloads(tree, CatalogTranslator(i18n))
 
-
-def spec_of(cmd: app_commands.Command[Any, ..., Any]) -> str | None:
-    """The neutral qualified name a compiled command was built from."""
-    value = cmd.extras.get("afterglow")
-    return value if isinstance(value, str) else None
