@@ -31,6 +31,7 @@ SAMPLE_EN = {
     "commands.count.description": "Count something",
     "commands.count.options.n.description": "How many",
     "commands.count.options.loud.description": "Shout it",
+    "commands.count.options.times.description": "How often",
     "commands.purge.description": "Clear the wall (admins)",
     "commands.wall.description": "The memorial wall",
     "commands.wall.show.description": "Show the wall",
@@ -98,9 +99,10 @@ class SampleCog(Cog):
         options=[
             Option("n", OptionType.INTEGER, required=True, min_value=1, max_value=10),
             Option("loud", OptionType.BOOLEAN),
+            Option("times", OptionType.INTEGER, min_value=2),
         ],
     )
-    async def count(self, inv: Invocation, n: int, loud: bool = False) -> None:
+    async def count(self, inv: Invocation, n: int, loud: bool = False, times: int = 2) -> None:
         self._seen("count", inv, n=n, loud=loud)
         await inv.reply(str(n))
 

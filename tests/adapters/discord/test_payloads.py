@@ -87,6 +87,9 @@ async def test_sample_command_shapes(sample_payloads: dict[str, dict[str, Any]])
     assert (n["type"], n["min_value"], n["max_value"], n["required"]) == (4, 1, 10, True)
     assert n["name_localizations"]["zh-CN"] == "数量"
     assert option(count, "loud")["type"] == 5
+    times = option(count, "times")
+    assert (times["type"], times["required"], times["min_value"]) == (4, False, 2)
+    assert "max_value" not in times
     assert count["contexts"] == [0, 1] and count["default_member_permissions"] is None
 
     purge = sample_payloads["purge"]
