@@ -264,6 +264,7 @@ class DurableRouter(Router):
         self.started_at = clock()
         self._accepting = True
         self._inflight: set[asyncio.Task[object]] = set()
+        self._inflight_keys: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ live turns
 
@@ -293,6 +294,8 @@ class DurableRouter(Router):
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
+        turn_key = (msg.chat.platform, msg.key)
+        self._inflight_keys.add(turn_key)
         journal = JournaledReplier(replier, self.outbox, msg.chat.platform, msg.chat.id, msg.key)
         outcome = "pending"
         try:
@@ -302,6 +305,7 @@ class DurableRouter(Router):
         finally:
             if task is not None:
                 self._inflight.discard(task)
+            self._inflight_keys.discard(turn_key)
             # Shielded: a cancelled turn must still be recorded as pending before the DB closes.
             await asyncio.shield(self._settle(msg, journal, outcome))
 
@@ -384,6 +388,9 @@ class DurableRouter(Router):
             else:
                 report.undeliverable += 1
         for turn in open_turns:
+            deliverer = self.deliverers[turn.platform]
+            if isinstance(deliverer, ReplierDeliverer) and turn.chat_id not in deliverer.chat_ids:
+                continue  # another console user's turn: answered when they are back
             try:
                 await self._recover_turn(turn, report)
             except DeliveryUnavailable:
@@ -481,6 +488,8 @@ class DurableRouter(Router):
         for row in await self.outbox.pending(self.deliverers):
             if row.inbox_key is not None and not row.final:
                 continue  # a half-streamed message: its turn is re-answered on restart instead
+            if (row.platform, row.inbox_key) in self._inflight_keys:
+                continue  # its live turn is sending it right now
             if await self._deliver(row):
                 delivered += 1
         return delivered

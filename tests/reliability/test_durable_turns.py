@@ -185,3 +185,45 @@ async def test_recovery_gives_up_after_three_attempts(
             await again.close()
     assert out.texts == [i18n.t("en", "reliability.gave_up")]
     assert len(fake_llm.requests) == 4  # the live try and three recoveries, then no more
+
+
+async def test_outbox_retry_delivers_without_a_restart(
+    data_dir: Path, fake_llm: FakeOpenAI, i18n: I18n
+) -> None:
+    app = await open_app(make_settings(data_dir, fake_llm), i18n)
+    try:
+        msg = dm("gus", "hi")
+        await app.router.handle_message(msg, BrokenFinish())
+        out = FakeReplier()
+        app.durable.register_deliverer("console", ReplierDeliverer(out, [msg.chat.id]))
+        assert await app.durable.flush_outbox() == 1
+        assert await app.durable.flush_outbox() == 0
+        assert out.texts == [REPLY]
+    finally:
+        await app.close()
+
+
+async def test_console_recovery_answers_only_its_own_chat(
+    data_dir: Path, fake_llm: FakeOpenAI, i18n: I18n
+) -> None:
+    settings = make_settings(data_dir, fake_llm)
+    fake_llm.always(Status(500))
+    app = await open_app(settings, i18n)
+    try:
+        for user in ("hal", "ivy"):
+            await app.router.handle_message(dm(user, "hello", key=f"own-{user}"), FakeReplier())
+    finally:
+        await app.close()
+    fake_llm.always(None)
+    requests = len(fake_llm.requests)
+    for user in ("hal", "ivy"):
+        again = await open_app(settings, i18n)
+        try:
+            out = FakeReplier()
+            again.durable.register_deliverer("console", ReplierDeliverer(out, [f"dm:{user}"]))
+            report = await again.durable.recover()
+            assert report.answered == 1 and out.texts[-1] == REPLY
+            assert await again.turns.status("console", f"own-{user}") == "answered"
+        finally:
+            await again.close()
+    assert len(fake_llm.requests) == requests + 2
