@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import discord
 import pytest
 from aiohttp import web
 
@@ -142,3 +143,29 @@ async def test_a_body_larger_than_declared_is_cut_off_at_the_cap(
     honest = attachment_payload(f"{base}/small", 8)
     ok = to_attachment(fake.message(fake.dm_channel(), "", attachments=[honest]).attachments[0])
     assert await ok.fetch(1 * MIB) == b"a letter"
+
+
+async def test_a_reply_to_the_bot_in_a_server_counts_as_addressed(discord_env: Env) -> None:
+    adapter, _, fake, _ = discord_env
+    channel = fake.guild_channel()
+    bot = user_payload(BOT_ID, "afterglow", bot=True)
+    state = discord_env[1]._connection
+    data = fake.message_payload(channel.id, "thank you", guild_id=channel.guild.id)
+    data["type"] = 19  # a reply
+    data["member"] = {
+        "roles": [],
+        "joined_at": "2026-01-01T00:00:00+00:00",
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+    }
+    data["message_reference"] = {"message_id": "1", "channel_id": str(channel.id)}
+    data["referenced_message"] = fake.message_payload(
+        channel.id, "a card", author=bot, message_id=1
+    )
+    reply = discord.Message(state=state, channel=channel, data=data)
+    incoming = adapter.bridge.incoming(reply, BOT_ID)
+    assert incoming is not None and incoming.addressed and incoming.text == "thank you"
+    data["referenced_message"] = fake.message_payload(channel.id, "hi", message_id=2)
+    other = discord.Message(state=state, channel=channel, data=data)
+    assert adapter.bridge.incoming(other, BOT_ID) is None  # a reply to someone else
