@@ -113,10 +113,20 @@ class TelegramOptions:
 
 @dataclass
 class Album:
-    """Photos of one media group seen so far; the first message answers for all of them."""
+    """The messages of one media group seen so far (Telegram sends each photo separately)."""
 
-    first_message_id: int
-    attachments: list[Attachment] = field(default_factory=list)
+    members: dict[int, tuple[bool, list[Attachment]]] = field(default_factory=dict)
+
+    def add(self, message_id: int, captioned: bool, attachments: list[Attachment]) -> None:
+        self.members[message_id] = (captioned, attachments)
+
+    def leader(self) -> int:
+        """The message that answers for the album: the captioned one, else the first."""
+        captioned = [mid for mid, (cap, _) in self.members.items() if cap]
+        return min(captioned or self.members)
+
+    def attachments(self) -> list[Attachment]:
+        return [a for mid in sorted(self.members) for a in self.members[mid][1]]
 
 
 class TelegramAdapter:
@@ -311,6 +321,11 @@ class TelegramAdapter:
         """Run `fn` holding the sender's lock: one person's updates are handled in order."""
 
         async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            message = update.message
+            # Outside the lock, so the album's other photos are noted meanwhile.
+            album_part = message is not None and message.media_group_id
+            if album_part and message is not None and not await self._album_leader(message):
+                return
             user = update.effective_user
             key = user.id if user else 0
             lock = self._locks.get(key)
@@ -331,11 +346,11 @@ class TelegramAdapter:
         if msg is not None and msg.media_group_id and self._downloader is not None:
             album = self._albums.get(msg.media_group_id)
             if album is None:
-                album = Album(msg.message_id)
+                album = Album()
                 self._albums[msg.media_group_id] = album
                 while len(self._albums) > 256:
                     self._albums.popitem(last=False)
-            album.attachments.extend(self._downloader.attachments(msg))
+            album.add(msg.message_id, bool(msg.caption), self._downloader.attachments(msg))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         err = context.error
@@ -366,6 +381,7 @@ class TelegramAdapter:
             user_id=int(user.id),
             locale=locale,
             reply_to=message.message_id,
+            thread_id=message.message_thread_id if message.is_topic_message else None,
         )
         return user, chat, replier
 
@@ -390,27 +406,22 @@ class TelegramAdapter:
             self._admins[message.chat.id] = cached
         return message.from_user.id in cached[1]
 
-    async def _attachments(self, message: Message) -> list[Attachment]:
-        """This message's files, a whole album when it is one, or the files it replies to."""
+    def _attachments(self, message: Message) -> list[Attachment]:
+        """This message's files (the whole album when it is one), else the files it replies to."""
         assert self._downloader is not None
-        if message.media_group_id:
-            await asyncio.sleep(self.options.album_wait)  # the rest of the album arrives separately
-            album = self._albums.get(message.media_group_id)
-            if album is not None:
-                return list(album.attachments)
-        found = self._downloader.attachments(message)
+        album = self._albums.get(message.media_group_id) if message.media_group_id else None
+        found = album.attachments() if album else self._downloader.attachments(message)
         reply = message.reply_to_message
         if not found and reply is not None:
             album = self._albums.get(reply.media_group_id) if reply.media_group_id else None
-            found = list(album.attachments) if album else self._downloader.attachments(reply)
+            found = album.attachments() if album else self._downloader.attachments(reply)
         return found
 
-    def _album_follower(self, message: Message) -> bool:
-        """True for the 2nd… message of an album: the first one answers for all."""
-        if not message.media_group_id:
-            return False
-        album = self._albums.get(message.media_group_id)
-        return album is not None and album.first_message_id != message.message_id
+    async def _album_leader(self, message: Message) -> bool:
+        """For an album's message: wait for the rest; True only for the one that answers for all."""
+        await asyncio.sleep(self.options.album_wait)
+        album = self._albums.get(message.media_group_id or "")
+        return album is None or album.leader() == message.message_id
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -436,20 +447,18 @@ class TelegramAdapter:
         if message is None or not message.text:
             return
         log.info("telegram command in a %s chat (update %d)", message.chat.type, update.update_id)
-        await self._run_command(message, message.text, await self._attachments(message))
+        await self._run_command(message, message.text, self._attachments(message))
 
     async def _on_caption(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # CommandHandler reads only `text`; a photo captioned "/farewell" lands here.
         message = update.message
-        if message is None or not message.caption or self._album_follower(message):
+        if message is None or not message.caption:
             return
         head = message.caption.split(maxsplit=1)[0]
         addressee = head.partition("@")[2]
         if addressee and addressee.lower() != self.username.lower():
             return  # a command for another bot in the group
-        handled = await self._run_command(
-            message, message.caption, await self._attachments(message)
-        )
+        handled = await self._run_command(message, message.caption, self._attachments(message))
         if not handled and message.chat.type == ChatType.PRIVATE:
             await self._on_private(update, context)
 
@@ -526,10 +535,10 @@ class TelegramAdapter:
 
     async def _on_private(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
-        if message is None or self._album_follower(message):
+        if message is None:
             return
         text = message.text or message.caption or ""
-        attachments = await self._attachments(message) if not message.text else []
+        attachments = self._attachments(message) if not message.text else []
         if not text and not attachments:
             return  # stickers, locations, …: nothing the companion can read
         await self._to_router(message, text, attachments)

@@ -198,8 +198,10 @@ class TelegramReplier:
         user_id: int,
         locale: str,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> None:
         self.deps = deps
+        self.thread_id = thread_id
         self.bot = deps.bot
         self.chat_id = chat_id
         self.is_private = is_private
@@ -247,6 +249,10 @@ class TelegramReplier:
                     raise
         raise AssertionError("unreachable")
 
+    def _thread(self, chat_id: int) -> int | None:
+        # In a forum supergroup, answers stay in the topic the question was asked in.
+        return self.thread_id if chat_id == self.chat_id else None
+
     def _reply_parameters(self, chat_id: int) -> ReplyParameters | None:
         if self.reply_to is None or chat_id != self.chat_id or self.is_private:
             return None
@@ -269,6 +275,7 @@ class TelegramReplier:
                     reply_markup=markup if last else None,
                     link_preview_options=NO_PREVIEW,
                     reply_parameters=self._reply_parameters(chat_id) if first else None,
+                    message_thread_id=self._thread(chat_id),
                 )
 
             message = await self._call(chat_id, send)
@@ -282,8 +289,12 @@ class TelegramReplier:
 
             async def send(item: OutFile = item, upload: InputFile = upload) -> Message:
                 if item.is_image:
-                    return await self.bot.send_photo(chat_id=chat_id, photo=upload)
-                return await self.bot.send_document(chat_id=chat_id, document=upload)
+                    return await self.bot.send_photo(
+                        chat_id=chat_id, photo=upload, message_thread_id=self._thread(chat_id)
+                    )
+                return await self.bot.send_document(
+                    chat_id=chat_id, document=upload, message_thread_id=self._thread(chat_id)
+                )
 
             last = await self._call(chat_id, send)
         return last

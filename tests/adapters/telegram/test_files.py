@@ -107,6 +107,36 @@ async def test_album_with_caption_command_brings_every_photo(
     assert len(server.calls_of("sendMessage")) == 1  # the album's other photos are not answered
 
 
+async def test_album_captioned_photo_leads_even_when_it_arrives_last(
+    server: FakeTelegram, adapter: TelegramAdapter
+) -> None:
+    for i in range(2):
+        server.add_file(f"b{i}", b"y" * (20 + i))
+    server.push({"message": photo_message(40, "b0", 20, media_group_id="album2")})
+    server.push(
+        {"message": photo_message(41, "b1", 21, caption="/upload", media_group_id="album2")}
+    )
+    (reply,) = await server.wait_for("sendMessage")
+    assert reply.params["text"] == "got 20 bytes in 2 file(s)"
+    await server.idle()
+    assert len(server.calls_of("sendMessage")) == 1
+
+
+async def test_answers_stay_in_the_forum_topic(
+    server: FakeTelegram, adapter: TelegramAdapter
+) -> None:
+    forum = dict(GROUP, is_forum=True)
+    server.push(
+        {
+            "message": text_message(
+                "/echo topic", message_id=50, chat=forum, message_thread_id=7, is_topic_message=True
+            )
+        }
+    )
+    (reply,) = await server.wait_for("sendMessage")
+    assert reply.params["message_thread_id"] == 7
+
+
 async def test_oversized_document_is_refused_before_get_file(
     server: FakeTelegram, adapter: TelegramAdapter
 ) -> None:
