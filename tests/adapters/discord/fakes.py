@@ -75,6 +75,7 @@ class FakeDiscord:
         self.calls: list[Call] = []
         self._last_message: dict[str, Any] = {}
         self.forbidden_channels: set[int] = set()
+        self.fail_sync = False
         self._ids = itertools.count(10_000)
         state = client._connection
         state.user = discord.ClientUser(
@@ -143,6 +144,10 @@ class FakeDiscord:
             self._last_message = sent
             return sent
         if call.method == "PUT" and call.path.endswith("/commands"):
+            if self.fail_sync:
+                raise discord.HTTPException(
+                    _Response(400, "Bad Request"), {"code": 50035, "message": "Invalid Form Body"}
+                )
             return []
         if call.method == "GET" and call.path.rsplit("/", 2)[-2] == "channels":
             return {

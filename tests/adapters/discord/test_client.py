@@ -71,6 +71,22 @@ async def test_sync_happens_only_when_the_compiled_payload_changes(
     assert echo["description"] == "Say it back, changed"
 
 
+async def test_a_refused_sync_is_logged_and_retried_next_start(
+    sample_app: tuple[App, SampleCog], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = sample_app
+    adapter = DiscordAdapter(app)
+    client = adapter.client = AfterglowClient(adapter)
+    fake = FakeDiscord(client)
+    fake.fail_sync = True
+    try:
+        await adapter.setup(client)  # must not raise: DMs keep working with stale commands
+    finally:
+        fake.close()
+    assert "command sync failed (HTTP 400)" in caplog.text
+    assert not (app.settings.data_dir / HASH_FILE).exists()
+
+
 async def test_direct_message_for_scheduled_check_ins(discord_env: Env) -> None:
     adapter, _, fake, _ = discord_env
     assert await adapter.send_dm("4200", "a" * 2500 + " @everyone")
