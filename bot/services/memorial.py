@@ -404,7 +404,17 @@ class MemorialService:
                     done += 1
 
     async def run_ocr(self, stop: asyncio.Event) -> None:
-        """Background job: drain the queue at start and whenever a post arrives, until `stop`."""
+        """Background job: drain the queue at start and whenever a post arrives, until `stop`.
+
+        At start it also deletes image files no post or keepsake references (a crash between
+        writing the files and the rows leaves such files behind).
+        """
+        try:
+            swept = await self.sweep_orphans()
+            if swept:
+                log.info("memorial: removed %s unreferenced image files", swept)
+        except Exception as exc:
+            log.warning("memorial sweep failed: %s", type(exc).__name__)
         while not stop.is_set():
             self._wake.clear()
             try:

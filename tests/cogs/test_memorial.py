@@ -52,6 +52,13 @@ async def wall(app: App, tmp_path: Path) -> AsyncIterator[App]:
     await app.memorial.wait_for_ocr()
 
 
+@pytest.fixture
+async def wall_no_ocr(wall: App) -> App:
+    # These tests are about storing and showing posts; reading screenshots has its own tests.
+    wall.memorial.ocr = None
+    return wall
+
+
 async def table_counts(app: App) -> dict[str, int]:
     counts = {}
     for table in ("memorial_posts", "memorial_images", "memorial_candles", "memorial_keepsakes"):
@@ -139,9 +146,9 @@ async def test_post_candle_browse_search_export_remove(
 
 
 async def test_same_screenshot_in_two_posts_is_stored_once_and_kept_until_both_go(
-    wall: App, tmp_path: Path
+    wall_no_ocr: App, tmp_path: Path
 ) -> None:
-    app = wall
+    app = wall_no_ocr
     shot = tmp_path / "same.png"
     shot.write_bytes(small_png((90, 120, 200), (300, 500)))
     admin = Console(app, tmp_path / "o", "root", admin=True)
@@ -158,9 +165,9 @@ async def test_same_screenshot_in_two_posts_is_stored_once_and_kept_until_both_g
 
 
 async def test_bad_input_gets_a_localized_answer_and_nothing_is_stored(
-    wall: App, tmp_path: Path, i18n: I18n
+    wall_no_ocr: App, tmp_path: Path, i18n: I18n
 ) -> None:
-    app = wall
+    app = wall_no_ocr
     ann = Console(app, tmp_path / "o", "ann")
     before = await table_counts(app)
     text_file = tmp_path / "notes.png"  # the name lies; the bytes decide
@@ -189,10 +196,10 @@ async def test_bad_input_gets_a_localized_answer_and_nothing_is_stored(
 
 
 async def test_group_screenshots_without_farewell_are_never_stored(
-    wall: App, tmp_path: Path
+    wall_no_ocr: App, tmp_path: Path
 ) -> None:
     # safety-research §7 C3: a screenshot shared in a group is not kept unless someone asks.
-    app = wall
+    app = wall_no_ocr
     shot = tmp_path / "chat.png"
     shot.write_bytes(small_png())
     ann = Console(app, tmp_path / "o", "ann")
@@ -204,9 +211,9 @@ async def test_group_screenshots_without_farewell_are_never_stored(
 
 
 async def test_anonymous_posts_hide_the_poster_and_can_be_switched_off(
-    wall: App, tmp_path: Path, i18n: I18n
+    wall_no_ocr: App, tmp_path: Path, i18n: I18n
 ) -> None:
-    app = wall
+    app = wall_no_ocr
     shot = tmp_path / "a.png"
     shot.write_bytes(small_png())
     admin = Console(app, tmp_path / "o", "root", admin=True)
@@ -224,11 +231,11 @@ async def test_anonymous_posts_hide_the_poster_and_can_be_switched_off(
     assert i18n.t("zh_Hans", "errors.admin_only") in out
 
 
-async def test_the_bot_introduces_itself_once_per_group(wall: App) -> None:
+async def test_the_bot_introduces_itself_once_per_group(wall_no_ocr: App) -> None:
     from bot.core.models import ChatRef
     from tests.fakes.replier import FakeReplier
 
-    app = wall
+    app = wall_no_ocr
     chat = ChatRef("telegram", "-100", "group", "Lanterns")
     replier = FakeReplier()
     await app.on_joined_group(chat, replier)
@@ -238,3 +245,34 @@ async def test_the_bot_introduces_itself_once_per_group(wall: App) -> None:
     other = FakeReplier()
     await app.on_joined_group(ChatRef("telegram", "-200", "group", "灯"), other)
     assert other.texts == [app.i18n.t("zh_Hans", "memorial.intro")]
+
+
+@pytest.mark.slow
+async def test_ocr_job_sweeps_orphans_and_reads_pending_posts(wall: App, tmp_path: Path) -> None:
+    import asyncio
+
+    app = wall
+    orphan = await app.memorial.images.ingest(small_png((1, 2, 3)))  # a file without a post
+    app.memorial.ocr = None  # posts made now stay pending: the job must pick them up
+    shot = tmp_path / "s.png"
+    shot.write_bytes(zh_screenshot(PHRASE))
+    ann = Console(app, tmp_path / "o", "ann")
+    await ann.say(f"/farewell 小满 {shot}")
+    await app.memorial.wait_for_ocr()
+    post = await app.memorial.repo.get(1)
+    assert post is not None and post.ocr_status == "pending"
+    from bot.services.ocr import RapidOcrEngine
+
+    app.memorial.ocr = RapidOcrEngine()
+    stop = asyncio.Event()
+    job = asyncio.create_task(app.memorial.run_ocr(stop))
+    for _ in range(200):
+        post = await app.memorial.repo.get(1)
+        if post is not None and post.ocr_status != "pending":
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(job, 5)
+    assert post is not None and post.ocr_status == "done" and PHRASE in post.ocr_text
+    assert not app.memorial.images.exists(orphan.digest, orphan.ext)
+    assert post.images and app.memorial.images.exists(post.images[0].digest, "png")
