@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -34,9 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.core.models import UserRef
 from bot.services.memory import MemoryService
-from bot.services.persona import PersonaService  # noqa: F401  (keeps the import graph honest)
 from bot.services.search_terms import index_terms
 from bot.services.storage import Database
 from bot.services.storage.memories import Memories, NewMemory
@@ -52,10 +49,11 @@ ZH_CHARS = (
     "从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原"
     "又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革"
 )
-EN_WORDS = (
+_EN_TEXT = (
     "morning coffee rain garden letter music movie summer winter beach mountain train city river "
     "dinner birthday promise memory laugh song book window evening friend travel photo walk"
-).split()
+)
+EN_WORDS = _EN_TEXT.split()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -240,7 +238,7 @@ def chinese_dataset(conversations: int, seed: int = 11) -> list[dict[str, Any]]:
     """Synthetic zh chats: filler plus planted facts; questions paraphrase the fact, not copy it."""
     rng = random.Random(seed)
     out = []
-    for c in range(conversations):
+    for _ in range(conversations):
         a, b = rng.sample(ZH_NAMES, 2)
         sessions: list[list[tuple[str, str]]] = []
         questions: list[tuple[str, list[str]]] = []
@@ -264,7 +262,6 @@ def chinese_dataset(conversations: int, seed: int = 11) -> list[dict[str, Any]]:
                 questions.append((question.format(p=speaker), [dia]))
             sessions.append(turns)
         out.append({"sessions": sessions, "questions": questions})
-    _ = c
     return out
 
 
@@ -348,8 +345,7 @@ if mode == "parse":
 else:
     from bot.core.models import UserRef
     from bot.services.memory_stack import MemoryStack
-    from bot.services.search_terms import index_terms
-from bot.services.storage import Database
+    from bot.services.storage import Database
     from bot.services.storage.users import Users
     async def go():
         db = Database(data / "afterglow.sqlite3"); await db.open()
@@ -456,5 +452,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    _ = UserRef, resource
     sys.exit(main())

@@ -317,6 +317,7 @@ class Exporter:
                 batch = await asyncio.to_thread(_take, stream, 500)
                 if not batch:
                     break
+                rows: list[NewMemory] = []
                 for item in batch:
                     kind = item.get("kind")
                     if kind not in KINDS:
@@ -325,9 +326,7 @@ class Exporter:
                     if conv_ref is not None and conv_ids.get(int(conv_ref)) is None:
                         continue  # that conversation was already in this account
                     span = item.get("span")
-                    await self.memories.insert(
-                        conn,
-                        person_id,
+                    rows.append(
                         NewMemory(
                             kind=str(kind),
                             body=_text(item, "body"),
@@ -345,6 +344,7 @@ class Exporter:
                         ),
                     )
                     counts["memories"] += 1
+                await self.memories.insert_bulk(conn, person_id, rows)
             locale = (head.get("settings") or {}).get("locale")
             if isinstance(locale, str) and locale:
                 await conn.execute(

@@ -423,6 +423,7 @@ class MemoryService:
                 batch = await asyncio.to_thread(_take, stream, 64)
                 if not batch:
                     break
+                rows: list[NewMemory] = []
                 for conv in batch:
                     exchanges = list(_exchanges(conv))
                     conv_id = await self.memories.insert_conversation(
@@ -440,20 +441,19 @@ class MemoryService:
                         skipped += 1
                         continue
                     conversations += 1
-                    for body, stamp in exchanges:
-                        await self.memories.insert(
-                            conn,
-                            person,
-                            NewMemory(
-                                "history",
-                                body,
-                                persona_id=persona,
-                                conversation_id=conv_id,
-                                created_at=stamp,
-                            ),
+                    rows.extend(
+                        NewMemory(
+                            "history",
+                            body,
+                            persona_id=persona,
+                            conversation_id=conv_id,
+                            created_at=stamp,
                         )
+                        for body, stamp in exchanges
+                    )
                     turns += len(exchanges)
                     _collect_style(conv, styles, style_examples)
+                await self.memories.insert_bulk(conn, person, rows)
             for text in styles:
                 await self.memories.insert(
                     conn, person, NewMemory("style", text, persona_id=persona)

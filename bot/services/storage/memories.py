@@ -8,6 +8,7 @@ SQLite 3.40).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -113,6 +114,32 @@ def _memory(row: aiosqlite.Row | tuple[Any, ...]) -> Memory:
     )
 
 
+def _bulk_params(person_id: int, items: Sequence[NewMemory]) -> list[tuple[Any, ...]]:
+    now = time.time()
+    out = []
+    for item in items:
+        if item.kind not in KINDS:
+            raise ValueError(f"unknown memory kind {item.kind!r}")
+        span = item.span or (None, None)
+        out.append(
+            (
+                person_id,
+                item.persona_id,
+                item.kind,
+                item.body,
+                json.dumps(list(item.keywords), ensure_ascii=False),
+                item.letter_id,
+                span[0],
+                span[1],
+                item.conversation_id,
+                int(item.pinned),
+                item.created_at if item.created_at is not None else now,
+                index_terms(item.body),
+            )
+        )
+    return out
+
+
 def _kinds_clause(kinds: Sequence[str]) -> str:
     bad = set(kinds) - set(KINDS)
     if bad:
@@ -165,6 +192,20 @@ class Memories:
         cls, conn: aiosqlite.Connection, person_id: int, items: Iterable[NewMemory]
     ) -> list[int]:
         return [await cls.insert(conn, person_id, item) for item in items]
+
+    @staticmethod
+    async def insert_bulk(
+        conn: aiosqlite.Connection, person_id: int, items: Sequence[NewMemory]
+    ) -> None:
+        """Insert many memories in one `executemany` (imports; ids are not returned)."""
+        # Tokenizing is CPU work: keep it off the event loop.
+        params = await asyncio.to_thread(_bulk_params, person_id, items)
+        await conn.executemany(
+            "INSERT INTO memories (person_id, persona_id, kind, body, keywords, letter_id,"
+            " span_start, span_end, conversation_id, pinned, created_at, terms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params,
+        )
 
     @staticmethod
     async def insert_letter(
