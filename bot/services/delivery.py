@@ -84,11 +84,13 @@ class ReplierDeliverer:
 
 
 class JournaledReplier:
-    """Wraps a live replier so every reply passes through the outbox.
+    """Wraps a live replier so every complete reply passes through the outbox.
 
-    A message is recorded pending before it is sent and marked sent afterwards; a streamed
-    message's settled text is recorded again as a *final* row before `finish`. Ephemeral and
-    cross-chat messages cannot be re-delivered later, so they are passed through unrecorded.
+    A streamed message's settled text is recorded as a pending *final* row before `finish`
+    and marked sent when the turn settles (in the same transaction as the turn's outcome, to keep
+    commits per turn low). A failed send leaves the turn pending, so it is answered again as a
+    whole after a restart. Ephemeral and cross-chat messages cannot be re-delivered later, so they
+    pass through unrecorded.
     """
 
     def __init__(self, inner: Replier, outbox: Outbox, platform: str, chat_id: str, key: str):
@@ -100,8 +102,10 @@ class JournaledReplier:
         self.max_length = inner.max_length
         self.edit_interval = inner.edit_interval
         self.deferred = False
-        self.failed_rows: list[tuple[int, bool]] = []
-        self._rows: dict[str, int] = {}
+        self.send_failed = False
+        self.sent_rows: list[int] = []
+        self.failed_rows: list[int] = []
+        self._live: set[str] = set()
 
     async def send(
         self,
@@ -116,16 +120,12 @@ class JournaledReplier:
             return await self.inner.send(
                 text, ephemeral=ephemeral, buttons=buttons, files=files, target=target
             )
-        row = await self.outbox.add(
-            self.platform, self.chat_id, text, inbox_key=self.key, final=False
-        )
         try:
             handle = await self.inner.send(text, buttons=buttons, files=files)
         except Exception:
-            self.failed_rows.append((row, False))
+            self.send_failed = True
             raise
-        await self.outbox.mark_sent(row)
-        self._rows[handle.message_id] = row
+        self._live.add(handle.message_id)
         return handle
 
     async def edit(
@@ -134,17 +134,16 @@ class JournaledReplier:
         await self.inner.edit(handle, text, buttons=buttons)
 
     async def finish(self, handle: MessageHandle, text: str) -> MessageHandle:
-        row = self._rows.get(handle.message_id)
-        if row is None:
+        if handle.message_id not in self._live:
             return await self.inner.finish(handle, text)
-        await self.outbox.update(row, text, final=True)
+        row = await self.outbox.add(self.platform, self.chat_id, text, inbox_key=self.key)
         try:
             settled = await self.inner.finish(handle, text)
         except Exception:
-            self.failed_rows.append((row, True))
+            self.failed_rows.append(row)
             raise
-        await self.outbox.mark_sent(row)
-        self._rows[settled.message_id] = row
+        self.sent_rows.append(row)
+        self._live.add(settled.message_id)
         return settled
 
     async def typing(self) -> None:
@@ -310,17 +309,15 @@ class DurableRouter(Router):
             await asyncio.shield(self._settle(msg, journal, outcome))
 
     def _outcome(self, journal: JournaledReplier) -> str:
-        if journal.deferred:
-            return "pending"
-        if any(not final for _, final in journal.failed_rows):
-            return "pending"
-        return "answered"
+        # A failed final send is still an answer (the outbox delivers it); a failed first send
+        # or "the model is down" leaves the turn to be answered again as a whole.
+        return "pending" if journal.deferred or journal.send_failed else "answered"
 
     async def _settle(self, msg: IncomingMessage, journal: JournaledReplier, outcome: str) -> None:
-        partial = [row for row, final in journal.failed_rows if not final]
-        if outcome == "pending" and partial:
-            await self.outbox.mark(partial, "dropped")
-        await self.turns.finish(msg.chat.platform, msg.key, outcome)
+        dropped = journal.failed_rows if outcome == "pending" else []
+        await self.turns.settle(
+            msg.chat.platform, msg.key, outcome, sent=journal.sent_rows, dropped=dropped
+        )
 
     async def _admit(self, msg: IncomingMessage, replier: Replier) -> bool:
         """Apply per-person limits; False (after a kind reply) when the person must wait."""

@@ -90,6 +90,30 @@ class TurnStore:
                 (status, time.time(), clear, platform, key),
             )
 
+    async def settle(
+        self,
+        platform: str,
+        key: str,
+        status: str,
+        *,
+        sent: Sequence[int] = (),
+        dropped: Sequence[int] = (),
+    ) -> None:
+        """End a live turn in one transaction: its outcome plus its outbox rows' fate."""
+        now = time.time()
+        async with self.db.write() as conn:
+            for ids, row_status in ((sent, "sent"), (dropped, "dropped")):
+                if ids:
+                    await conn.executemany(
+                        "UPDATE outbox SET status = ?, text = '', sent_at = ? WHERE id = ?",
+                        [(row_status, now if row_status == "sent" else None, i) for i in ids],
+                    )
+            await conn.execute(
+                "UPDATE inbox SET status = ?, updated_at = ?,"
+                " text = CASE WHEN ? THEN NULL ELSE text END WHERE platform = ? AND key = ?",
+                (status, now, status in ("answered", "ignored", "failed"), platform, key),
+            )
+
     async def bump_attempt(self, platform: str, key: str) -> None:
         """Count one more try at answering this turn."""
         await self.db.execute(
@@ -171,13 +195,6 @@ class Outbox:
             "INSERT INTO outbox (platform, chat_id, inbox_key, text, final, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (platform, chat_id, inbox_key, text, int(final), time.time()),
-        )
-
-    async def update(self, row_id: int, text: str, *, final: bool) -> None:
-        """Replace a pending row's text (a streamed message reached its final text)."""
-        await self.db.execute(
-            "UPDATE outbox SET text = ?, final = ?, status = 'pending' WHERE id = ?",
-            (text, int(final), row_id),
         )
 
     async def mark_sent(self, row_id: int) -> None:
