@@ -80,6 +80,8 @@ class FakeTelegram:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.chats: dict[int, dict[str, Any]] = {}
         self.admins: dict[int, list[dict[str, Any]]] = {}
+        #: Chats that answer 403 (the person blocked the bot or never pressed Start).
+        self.blocked_chats: set[int] = set()
         self._queue: list[tuple[dict[str, Any], bool]] = []  # (update, handed out)
         self._failures: dict[str, list[int]] = {}
         self._ids = itertools.count(1000)
@@ -233,6 +235,12 @@ class FakeTelegram:
                 f"Too Many Requests: retry after {retry_after}",
                 parameters={"retry_after": retry_after},
             )
+        target = str(params.get("chat_id", ""))
+        numeric = target.lstrip("-").isdigit()
+        if numeric and int(target) in self.blocked_chats and method.startswith("send"):
+            call.status = 403
+            self._recorded.set()
+            return _error(403, "Forbidden: bot was blocked by the user")
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             call.status = 404
