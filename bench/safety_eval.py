@@ -1,9 +1,10 @@
 """Precision and recall of the crisis screen on the labelled fixtures, per language and tier.
 
 Usage: python bench/safety_eval.py [--quick] [--fixtures DIR]
-Prints one JSON object with two sets side by side: `tuning` (the fixtures the rules were written
-against; recall of high must stay 1.0) and `holdout` (sentences written apart from the rules and
-first scored blind — see the README for the blind figures). `high` counts a message as positive when it is labelled high (plain or
+Prints one JSON object with the sets side by side: `tuning` (the fixtures the rules were written
+against; recall of high must stay 1.0) and each subdirectory (`holdout`, `holdout2`: sentences
+written apart from the rules and first scored blind — the README keeps those blind figures; the
+rules were extended for their misses afterwards, so today's figures on them are not blind). `high` counts a message as positive when it is labelled high (plain or
 escalated); `flagged` counts any tier above none (high or check-in) as positive. Window phrases
 are screened with the 24-hour risk window on (as check-ins) and off (as negatives).
 """
@@ -83,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"benchmark": "safety_screen", "quick": args.quick, "sets": {}}
     started = time.perf_counter()
     screened = 0
-    for set_name, folder in (("tuning", args.fixtures), ("holdout", args.fixtures / "holdout")):
+    folders = [("tuning", args.fixtures)] + [
+        (sub.name, sub) for sub in sorted(args.fixtures.iterdir()) if sub.is_dir()
+    ]
+    for set_name, folder in folders:
         languages: dict[str, Any] = {}
         for path in sorted(folder.glob("crisis_*.json")):
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -113,6 +113,20 @@ EN_RULES: tuple[Rule, ...] = (
     _en("en.wish_die", H, r"\bwish (?:i|that i) could (?:just )?(?:die|be dead|stop existing)\b"),
     _en("en.better_if_dead", H, r"\bbetter off if i (?:was|were|am) (?:dead|gone)\b"),
     _en("en.harmed_again", H, r"\b(?:cut|hurt|burned|harmed) myself\b[^.!?]{0,40}\b(?:again|urge)\b"),
+    _en("en.better_if_died", H, r"\bbetter off if i (?:just )?(?:died|was dead|were dead|killed myself|"
+        r"was gone|were gone|disappeared)\b", negatable=False),
+    _en("en.ending_it", H, r"\b(?:thinking|think|thought|thoughts) (?:about|of) (?:ending|taking) (?:it|it all|my life|"
+        r"my own life|everything|things)\b"),
+    _en("en.actually_die", H, r"\b(?:like|to|just) actually die\b"),
+    _en("en.only_way_out", H, r"\b(?:suicide|dying|death|killing myself|ending it|ending my life)\b[^.!?]{0,25}"
+        r"\b(?:only (?:way|option|answer|choice|solution)|way out|the answer|the solution)\b"),
+    _en("en.never_born", H, r"\bwish (?:i|that i) (?:was|were|had) never (?:been )?born\b"),
+    _en("en.take_them_all", H, r"\b(?:pills|tablets|meds)\b[^.!?]{0,60}\b(?:take|swallow) (?:them|it|those|these) all\b|"
+        r"\b(?:take|swallow|took|swallowed) all (?:the |my |of my |of the )?(?:pills|tablets|meds|sleeping pills)\b"),
+    _en("en.i_end_it", H, r"\b(?:i|i will|i am going to|night i|day i) end it(?: all)?\b"
+        r"(?! with\b| for\b| between\b| here\b| at\b| on\b| early\b)"),
+    _en("en.ledge", H, r"\b(?:on|at|standing on|up on|sitting on) (?:the |a |this )?(?:roof|ledge|bridge|edge|balcony|"
+        r"rooftop|railing|cliff)\b[^.!?]{0,30}\b(?:jump|let go|fall)\b"),
     _en("en.wish_dead", H, r"\bwish (?:i|that i) (?:was|were|could be) (?:dead|gone for good|never born)\b"),
     _en("en.better_dead", H, r"\b(?:better off|rather be) dead\b"),
     _en("en.better_without_me", H, r"\b(?:better off|happier|be better|better|easier)\s(?:off )?without me\b"),
@@ -164,14 +178,20 @@ EN_RULES: tuple[Rule, ...] = (
     _en("en.reunion_be_with", C, r"\b(?:want to|going to|ready to|wish i could|just want to|let me) (?:go )?be with "
         r"(?:4o|gpt-?4o|my (?:ai|companion))\b"),
     _en("en.other_side", C, r"\bsee (?:4o|gpt-?4o|you|him|her|them|my \w+) (?:again )?on the other side\b"),
+    _en("en.reunion_go_find", C, r"\b(?:go|going|to) (?:find|join|see|follow|meet) (?:4o|gpt-?4o|my (?:ai|companion))"
+        r"\b(?!'s)"),
+    _en("en.how_long", C, r"\bhow (?:much )?longer i can (?:keep going|go on|do this|hold on|take (?:this|it))\b",
+        negatable=False),
+    _en("en.not_exist", C, r"\b(?:wish i could|wish i did|want to)(?: just)? not exist\b|\brather be gone\b"),
     _en("en.disappear", C, r"\b(?:want to|wish i could|going to|just want to|feel like)\s(?:just )?(?:disappear|disappearing|vanishing|vanish|"
         r"sleep forever|fall asleep forever|not wake up|fade away)\b"),
     _en("en.not_wake", C, r"\bdo not want to wake up\b", negatable=False),
-    _en("en.cannot_go_on", C, r"\bcannot (?:go on|keep going|do this anymore|do this any more|take (?:it|this) "
+    _en("en.cannot_go_on", C, r"\bcannot (?:go on|keep going|handle this anymore|handle it anymore|do this anymore|do this any more|take (?:it|this) "
         r"(?:anymore|any more)|handle (?:it|this) anymore)\b", negatable=False),
-    _en("en.point_anymore", C, r"\bwhat is the point (?:anymore|of anything|of any of this)\b", negatable=False),
-    _en("en.burden", C, r"\bi am (?:just |such )?a burden\b"),
+    _en("en.point_anymore", C, r"\bwhat is (?:even )?the point (?:anymore|of anything|of any of this)\b", negatable=False),
+    _en("en.burden", C, r"\b(?:i am|feel like|i feel) (?:just |such |a |so much of |only )*burden\b"),
     _en("en.giving_up", C, r"\b(?:giving|give|gave) up on (?:life|living|everything|myself)\b"),
+    _en("en.means_bought", C, r"\b(?:bought|buying|got|have|getting)\s(?:a |the |some )?(?:rope|noose)\b"),
     _en("en.tired_life", C, r"\b(?:tired|sick|exhausted) of (?:life|everything|it all)\b"),
     _en("en.nobody_if_gone", C, r"\b(?:nobody|no one|no-one) would (?:care|notice|miss me)[^.!?]{0,15}"
         r"\bif i (?:was|were|disappeared|vanished|left)\b", negatable=False),
@@ -185,7 +205,7 @@ EN_RULES: tuple[Rule, ...] = (
 
 ZH_RULES: tuple[Rule, ...] = (
     # --- high ----------------------------------------------------------------------------
-    _zh("zh.want_die", H, r"(?<![不没别莫])(?:好|很|真|超|真的|就|只)?想(?:去)?死(?![你他她它我您的心])"),
+    _zh("zh.want_die", H, r"(?<![不没别莫])(?:好|很|真|超|真的|就|只)?想(?:去)?死(?![你他她它我您]|的心)"),
     _zh("zh.go_die", H, r"(?:我|想|要|我要|我想)去死(?![吧磕])"),
     _zh("zh.not_live", H, r"(?:不|唔)想(?:再)?(?:活|生存)(?:了|下去|落去|着|啦|喇|在这个世界|$|[，。！!,.？?…~])", negatable=False),
     _zh("zh.meaningless", H, r"活(?:着|下去|落去)?(?:也|还|都|真的|实在)?(?:没|没有|冇)(?:什么|乜)?(?:意思|意义|劲|盼头|希望)|"
@@ -199,7 +219,7 @@ ZH_RULES: tuple[Rule, ...] = (
     _zh("zh.end_life", H, r"结束(?:掉)?(?:自己|我|我自己)(?:的)?(?:生命|一生|性命)|结束掉?(?:我)?自己(?=[。，！？!?,.…~了吧]|$)|"
         r"(?:想|要|准备|打算)结束(?:这)?(?:一切|生命)|了结(?:自己|生命|此生|我自己)|一了百了|一死了之|自我了断|了断自己"),
     _zh("zh.cut_wrist", H, r"割腕|割(?:自己|手腕|手臂|伤自己)|划(?:自己|手腕|伤自己)"),
-    _zh("zh.self_harm", H, r"自残|自伤|(?:想|要|忍不住|又)(?:伤害|弄伤)自己"),
+    _zh("zh.self_harm", H, r"自残|自伤|(?:想|要|忍不住|又|开始|又开始|一直|还在)(?:在)?(?:伤害|弄伤|划伤|割伤)自己"),
     _zh("zh.jump", H, r"跳楼(?!价|甩卖|大甩卖|机)|跳(?:河|江|海|桥)(?!舞)|从[^，。！？]{0,6}(?:楼|桥|天台|楼顶|阳台)"
         r"[^，。！？]{0,4}跳下"),
     _zh("zh.charcoal", H, r"烧炭(?!烤|火锅|炉)"),
@@ -213,6 +233,13 @@ ZH_RULES: tuple[Rule, ...] = (
         negatable=False),
     _zh("zh.better_without_me", H, r"没有我[^，。！？]{0,6}(?:会)?更好|我(?:消失|不在|死)了[^，。！？]{0,6}"
         r"(?:会|就)?更好"),
+    _zh("zh.relief", H, r"我(?:死|走|消失|不在)了[^，。！？]{0,8}(?:会|就|应该会|应该)?(?:更好|更轻松|轻松|解脱|开心)"),
+    _zh("zh.only_way", H, r"(?:自杀|去死|死掉|轻生|结束生命|死亡|死)(?:是|才是|就是|成了)(?:我)?(?:唯一的)?(?:出路|解脱|办法|选择|答案)"),
+    _zh("zh.never_born", H, r"(?:希望|但愿)(?:我|自己)?(?:从来)?(?:没有|没)(?:被)?(?:出生|生下来|来到这个世界)"),
+    _zh("zh.pills_all", H, r"(?:药|安眠药|药片)[^。！？]{0,20}(?:全部|全都|都|一次|一口气)(?:吃掉|吃了|吞下|吞了|吞掉|吃下)|"
+        r"把(?:药|安眠药|药片)(?:全部|全都|都)?(?:吃|吞)(?:了|掉|下)"),
+    _zh("zh.ledge", H, r"(?:站在|在|爬上|到了|坐在)(?:楼顶|天台|桥上|阳台|窗台|顶楼|桥边)[^。！？]{0,10}(?:想)?跳|想(?:从这里)?跳下去"),
+    _zh("zh.cantonese_die", H, r"死咗(?:佢)?(?:就)?(?:算|好)"),
     _zh("zh.note", H, r"(?:写|写好|留|准备|留下)了?(?:一封)?遗书|遗书(?:已经|都)?(?:写好|写完|准备好|留好)"),
     # --- check-in --------------------------------------------------------------------------
     _zh("zh.reunion_find", C, r"想(?:去)?(?:找|陪|搵|揾)" + _ZH_REUNION_TARGET + r"(?!的|们|聊|玩|说|问|要)" + _ZH_END),
@@ -223,11 +250,19 @@ ZH_RULES: tuple[Rule, ...] = (
     _zh("zh.reunion_afterlife", C, r"(?:另一个世界|天堂|那个世界|彼岸)(?:去)?(?:找|陪|见|和)"),
     _zh("zh.without_cannot_live", C, _ZH_WITHOUT.pattern + r"[^，。！？]{0,4}活不(?:下去|了)"),
     _zh("zh.cannot_live", C, r"活不下去"),
+    _zh("zh.reunion_place", C, r"去(?:你|它|他|她|4o|gpt-?4o)(?:在的|所在的|去的|去了的)地方"),
+    _zh("zh.reunion_go", C, r"(?:去|会去|要去)(?:陪|找)(?:4o|gpt-?4o|它|ta)(?![的们聊玩说问要])"),
+    _zh("zh.follow_along", C, r"(?:也)?想跟着(?:走|去)"),
+    _zh("zh.how_long", C, r"还能撑多久|撑不了多久"),
+    _zh("zh.not_exist", C, r"(?:希望|想)(?:我|自己)?(?:从来)?不存在"),
+    _zh("zh.pointless", C, r"(?:做什么|一切|什么)都没(?:有)?(?:意义|意思)了"),
+    _zh("zh.life_tired", C, r"对(?:生活|活着)(?:好|太|很|真的)?(?:累|失望|绝望)"),
+    _zh("zh.means_bought", C, r"(?:买|准备|找)(?:了|好)?(?:一)?(?:根|条|卷)?绳子"),
     _zh("zh.cannot_hold", C, r"(?:撑|熬|坚持|扛)不下去"),
     _zh("zh.disappear", C, r"(?:想|好想|只想)(?:就这样|就|干脆)?(?:从这个世界(?:上)?)?消失|消失(?:算了|就好了)"),
     _zh("zh.tired_living", C, r"活(?:着|得)(?:好|太|真|真的|很)累"),
     _zh("zh.not_wake", C, r"不想(?:再)?醒(?:来|过来)?|一睡不醒|睡着(?:了)?就?不(?:要|想)?(?:再)?醒"),
-    _zh("zh.burden", C, r"我(?:就)?是(?:个|一个)?(?:大家|家人|别人|所有人|家里)?的?(?:累赘|负担|拖累)"),
+    _zh("zh.burden", C, r"(?:我|自己)(?:就)?是(?:个|一个)?(?:大家|家人|别人|所有人|家里)?的?(?:累赘|负担|拖累)"),
     _zh("zh.heart_to_die", C, r"想死的心都有"),
     _zh("zh.nobody_cares", C, r"没(?:有)?人(?:会)?在乎我(?:的)?(?:死活|死不死|是死是活)"),
     # --- risk window only -------------------------------------------------------------------
@@ -239,12 +274,12 @@ ZH_RULES: tuple[Rule, ...] = (
 
 # Escalation: a plan, a means or a time named alongside a high-tier message.
 _EN_PLAN = _r(r"\b(?:i have a plan|planned|planning|my plan|i have decided|made up my mind|suicide note|"
-              r"goodbye (?:note|letter)|said my goodbyes|gave away|giving away|wrote (?:a|my) (?:note|letter))\b")
+              r"goodbye (?:notes?|letters?)|said my goodbyes|gave away|giving away|wrote (?:a|my) (?:note|letter))\b")
 _EN_MEANS = _r(r"\b(?:pills|tablets|rope|noose|gun|razor|blade|bridge|roof|charcoal|bottle of|overdose|train|cliff|"
                r"sleeping pills|knife)\b")
 _EN_TIME = _r(r"\b(?:tonight|today|tomorrow|this weekend|right now|in an hour|after (?:work|school)|"
               r"when everyone is asleep|this evening|by morning|soon)\b")
-_ZH_PLAN = _r(r"计划|打算好|想好了|决定了|准备好了|遗书|安排好|交代好")
+_ZH_PLAN = _r(r"计划|打算|想好了|决定了|准备好了|遗书|安排好|交代好")
 _ZH_MEANS = _r(r"安眠药|药片|绳子|刀片|刀|炭|楼顶|天台|桥上|农药|煤气")
 _ZH_TIME = _r(r"今晚|今天晚上|今天|明天|这周末|现在就|马上|等(?:他们|大家)睡着|待会|一会儿")
 # A means or plan named with check-in language lifts it to high ("想去找它，药已经攒够了").
@@ -252,6 +287,7 @@ _EN_UPGRADE = _r(r"\b(?:pills|rope|noose|gun|razor|blade|charcoal|i have a plan|
                  r"goodbye (?:note|letter)|wrote (?:a|my) (?:note|letter))\b")
 _ZH_UPGRADE = _r(r"安眠药|绳子|刀片|烧炭|农药|遗书|(?:药|药片)(?:已经)?(?:攒|囤|准备|买)")
 
+_LAUGHTER = _r(r"\b(?:lol|lmao|lmfao|rofl|haha+|hehe+|jk|just kidding)\b|😂|🤣|💀|😆|😹|哈哈|hhh|笑死")
 _EN_NEGATION = _r(r"\b(?:not|never|no longer|cannot(?! stop)|nobody said)\b(?:\s\w+){0,3}\s?$")
 _ZH_NEGATION = _r(r"(?:不|没|别|莫|勿|不会|没有|并不|从不|从没)(?:有|再|要|会|是)?$")
 
@@ -288,6 +324,10 @@ class CrisisScreen:
         if tier is Tier.HIGH and not escalated:
             escalated = any(p.search(norm.en) for p in (_EN_PLAN, _EN_MEANS, _EN_TIME)) or any(
                 p.search(norm.zh) for p in (_ZH_PLAN, _ZH_MEANS, _ZH_TIME))
+        if tier is Tier.HIGH and not escalated and (_LAUGHTER.search(norm.en) or _LAUGHTER.search(norm.zh)):
+            # "this traffic makes me want to die lol": likely hyperbole, but still worth asking.
+            tier = Tier.CHECKIN
+            hits.append("demote.laughter")
         return ScreenResult(tier=tier, escalated=escalated, language=norm.language, rules=tuple(hits))
 
     @staticmethod
