@@ -4,18 +4,20 @@
 
 1. records the message in the inbox (with the chat and, while unanswered, the text) *before*
    handling it — a re-delivered key is dropped, so nothing is answered twice;
-2. wraps the adapter's replier in a `JournaledReplier`, which writes each reply to the outbox
-   as pending before the send and marks it sent after the platform accepted it;
-3. sets the turn's outcome: `answered`, or `pending` when the handler was cancelled (shutdown),
-   a send failed, or the model was unavailable (`ServiceUnavailable`).
+2. wraps the adapter's replier in a `JournaledReplier`, which writes each complete reply to the
+   outbox as pending before its final send; the row is marked sent when the turn settles;
+3. settles the turn in one transaction: `answered`, or `pending` when the handler was cancelled
+   (shutdown), a send failed, or the model was unavailable (`ServiceUnavailable`).
 
 On start, `recover()` delivers pending outbox rows once and answers every unanswered message,
 preceded by a short localized apology for the delay, through the `Deliverer` each adapter
 registers ("send this text to that chat"). `drain()` is the graceful-shutdown half: stop taking
 new work, give in-flight turns a grace period, cancel the rest (they become `pending`).
 
-Delivery is at-least-once across a crash between a send and its `sent` mark; every other path
-is exactly once. Per-person limits (`Limits`) are applied here, before a message reaches a
+A re-delivered message is never answered twice. A reply is delivered at least once: a crash in
+the few milliseconds between a final send and the turn's settle shows it again after the restart
+(with the apology); every other path delivers exactly once. A turn that fails three recoveries is
+given up with a kind message instead of looping. Per-person limits (`Limits`) are applied here, before a message reaches a
 handler, with crisis messages exempt.
 """
 
@@ -288,7 +290,10 @@ class DurableRouter(Router):
         if not await self.turns.record(msg, status=status, keep_text=addressed):
             log.info("dropped re-delivered message")
             return
-        if not addressed or not self._accepting:
+        if not addressed:
+            return
+        if not self._accepting:
+            await self._notify_restarting(msg, replier)
             return
         task = asyncio.current_task()
         if task is not None:
@@ -307,6 +312,14 @@ class DurableRouter(Router):
             self._inflight_keys.discard(turn_key)
             # Shielded: a cancelled turn must still be recorded as pending before the DB closes.
             await asyncio.shield(self._settle(msg, journal, outcome))
+
+    async def _notify_restarting(self, msg: IncomingMessage, replier: Replier) -> None:
+        # Best effort: the message is already saved; this only tells the person why we are quiet.
+        try:
+            locale = await self.locale_for(msg.user, msg.chat, msg.locale_hint)
+            await replier.send(self.i18n.t(locale, "reliability.shutting_down"))
+        except Exception as exc:
+            log.info("could not say we are restarting: %s", type(exc).__name__)
 
     def _outcome(self, journal: JournaledReplier) -> str:
         # A failed final send is still an answer (the outbox delivers it); a failed first send

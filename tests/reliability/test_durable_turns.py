@@ -145,6 +145,7 @@ async def test_drain_cancels_slow_turn_which_is_answered_after_restart(
         late = dm("eve", "still there?", key="late-1")
         await app.router.handle_message(late, live)
         assert await app.turns.status("console", "late-1") == "pending"
+        assert live.texts[-1] == i18n.t("en", "reliability.shutting_down")
     finally:
         await app.close()
 

@@ -79,6 +79,7 @@ async def _restart_and_collect(data_dir: Path, server: FakeOpenAI) -> tuple[str,
     return out.decode(), int(proc.returncode or 0)
 
 
+@pytest.mark.slow
 async def test_kill_9_mid_stream_then_restart_answers_exactly_once(
     tmp_path: Path, i18n: I18n
 ) -> None:
