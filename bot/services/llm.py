@@ -333,46 +333,31 @@ class LLMClient:
                     yield TextDelta(completion[0])
                 yield _Meta(completion[1], completion[2])
                 return
-            lines = response.aiter_lines()
+            # Raw blocks, split into lines here: one timeout guard per network read rather than
+            # per line keeps a thousand concurrent streams cheap for the event loop.
+            blocks = response.aiter_bytes()
+            pending = b""
             got_text = False
             while True:
                 if got_text:  # idle limit between chunks, bounded by the turn deadline
                     limit = min(deadline, self._clock() + self.config.attempt_timeout)
                 try:
-                    line = await self._guard(m, limit, anext(lines))
+                    block = await self._guard(m, limit, anext(blocks))
                 except StopAsyncIteration:
                     return  # tolerated: some servers close without `[DONE]`
-                if not line.startswith("data:"):
-                    continue  # blank lines, ": keep-alive" comments, "event:" fields
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    return
-                try:
-                    chunk = json.loads(data)
-                except json.JSONDecodeError as e:
-                    raise LLMBadResponse(
-                        "unparseable stream chunk", model=m.id, provider=m.provider
-                    ) from e
-                if not isinstance(chunk, dict):
-                    raise LLMBadResponse(
-                        "stream chunk is not an object", model=m.id, provider=m.provider
-                    )
-                if chunk.get("error"):
-                    raise LLMUnavailable(
-                        "provider sent an error event", model=m.id, provider=m.provider
-                    )
-                usage = Usage.parse(chunk.get("usage"))
-                reason: str | None = None
-                for choice in chunk.get("choices") or []:
-                    if not isinstance(choice, dict):
-                        continue
-                    reason = choice.get("finish_reason") or reason
-                    piece = (choice.get("delta") or {}).get("content")
-                    if isinstance(piece, str) and piece:
+                *lines, pending = (pending + block).split(b"\n")
+                for line in lines:
+                    if not line.startswith(b"data:"):
+                        continue  # blank lines, ": keep-alive" comments, "event:" fields
+                    data = line[5:].strip()
+                    if data == b"[DONE]":
+                        return
+                    pieces, meta = _parse_chunk(data, m)
+                    for piece in pieces:
                         got_text = True
                         yield TextDelta(piece)
-                if usage or reason:
-                    yield _Meta(usage, reason)
+                    if meta is not None:
+                        yield meta
         finally:
             await response.aclose()
 
@@ -504,6 +489,29 @@ def _status_error(response: httpx.Response, m: ModelConfig) -> LLMError:
     return LLMBadResponse(
         f"request rejected ({status})", status=status, model=model, provider=provider
     )
+
+
+def _parse_chunk(data: bytes, m: ModelConfig) -> tuple[list[str], _Meta | None]:
+    """Text pieces and usage / finish reason of one SSE `data:` payload."""
+    try:
+        chunk = json.loads(data)
+    except ValueError as e:
+        raise LLMBadResponse("unparseable stream chunk", model=m.id, provider=m.provider) from e
+    if not isinstance(chunk, dict):
+        raise LLMBadResponse("stream chunk is not an object", model=m.id, provider=m.provider)
+    if chunk.get("error"):
+        raise LLMUnavailable("provider sent an error event", model=m.id, provider=m.provider)
+    usage = Usage.parse(chunk.get("usage"))
+    reason: str | None = None
+    pieces: list[str] = []
+    for choice in chunk.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        reason = choice.get("finish_reason") or reason
+        piece = (choice.get("delta") or {}).get("content")
+        if isinstance(piece, str) and piece:
+            pieces.append(piece)
+    return pieces, (_Meta(usage, reason) if usage or reason else None)
 
 
 def _parse_completion(raw: bytes, m: ModelConfig) -> tuple[str, Usage | None, str | None]:
