@@ -152,7 +152,7 @@ class Memorial(Cog):
         # The post is saved; from here on a failure only affects how it is shown.
         group = await self.memorial.group(inv.chat)
         locale = await self.memorial.group_locale(inv.chat)
-        await self._send_card(inv, post, locale, target=group.wall_target or inv.chat.id)
+        await self._send_card(inv, post, locale, target=group.wall_target)
         # Anonymous posts get a private acknowledgement, so the answer does not name the poster
         # (Discord hides the invocation of an ephemeral reply; Telegram sends it by DM).
         await inv.reply(inv.t("memorial.posted", id=post.id), ephemeral=post.anonymous)

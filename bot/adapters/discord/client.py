@@ -360,7 +360,7 @@ class DiscordAdapter:
         channel = _intro_channel(guild)
         if hook is None or channel is None:
             return
-        chat = ChatRef("discord", str(channel.id), "group", guild.name)
+        chat = ChatRef("discord", str(guild.id), "group", guild.name)
         locale = normalize_locale(str(guild.preferred_locale.value)) or "en"
         replier = ChannelReplier(
             channel,

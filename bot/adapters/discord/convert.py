@@ -28,14 +28,17 @@ def user_ref(user: discord.abc.User) -> UserRef:
 
 
 def chat_of(channel_id: int | None, guild: discord.Guild | None, channel: Any = None) -> ChatRef:
-    """A DM, or a server channel (a server channel is one neutral group)."""
-    cid = str(channel_id or 0)
+    """A DM channel, or a server: the whole server is one neutral group.
+
+    A server keeps one memorial wall and one default language, whichever channel a command
+    is used in; replies still go to the channel the command came from.
+    """
     if guild is None:
-        return ChatRef(PLATFORM, cid, "dm")
+        return ChatRef(PLATFORM, str(channel_id or 0), "dm")
     name = getattr(channel, "name", None)
     server = guild.name or ""
     title = f"{server} #{name}" if name else server
-    return ChatRef(PLATFORM, cid, "group", title)
+    return ChatRef(PLATFORM, str(guild.id), "group", title)
 
 
 def too_large(max_bytes: int) -> UserError:

@@ -16,7 +16,7 @@ from bot.adapters.discord.compile import command_payloads
 from bot.app import App
 from bot.core.models import ChatRef
 from tests.adapters.discord.conftest import SampleCog
-from tests.adapters.discord.fakes import CHANNEL_ID, DM_CHANNEL_ID, FakeDiscord
+from tests.adapters.discord.fakes import CHANNEL_ID, DM_CHANNEL_ID, GUILD_ID, FakeDiscord
 
 Env = tuple[DiscordAdapter, AfterglowClient, FakeDiscord, SampleCog]
 TOKEN = "MTIz.secret-token-value.abc"
@@ -113,7 +113,7 @@ async def test_joining_a_server_calls_the_introduction_hook(discord_env: Env) ->
 
     adapter.app.on_joined_group = on_joined_group  # type: ignore[attr-defined]
     await client.on_guild_join(fake.guild())
-    assert seen == [ChatRef("discord", str(CHANNEL_ID), "group", "Lantern")]
+    assert seen == [ChatRef("discord", str(GUILD_ID), "group", "Lantern")]
     assert fake.calls[-1].path.endswith(f"/channels/{CHANNEL_ID}/messages")
     seen.clear()
     await client.on_guild_join(fake.guild(can_send=False))
