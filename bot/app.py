@@ -18,6 +18,7 @@ from bot.core.context import Replier
 from bot.core.models import ChatRef
 from bot.core.router import Router
 from bot.services.delivery import DurableRouter
+from bot.services.health import WalWatch
 from bot.services.i18n import I18n
 from bot.services.limits import Limits, LimitsConfig
 from bot.services.storage import Database
@@ -75,6 +76,7 @@ class App:
         )
         self.router: Router = self.durable
         self.jobs.append(self.durable.outbox_job)
+        self.jobs.append(WalWatch(self.db).job)
         self._add_backup_job()
 
     def _build_services(self) -> None:

@@ -171,3 +171,11 @@ class Database:
     async def pragma(self, name: str) -> Any:
         row = await (await self.writer.execute(f"PRAGMA {name}")).fetchone()
         return row[0] if row else None
+
+    async def checkpoint(self, mode: str = "TRUNCATE") -> tuple[int, int, int]:
+        """`PRAGMA wal_checkpoint(mode)` under the write lock: (busy, wal pages, checkpointed)."""
+        if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+            raise ValueError(f"unknown checkpoint mode {mode}")
+        async with self._lock:
+            row = await (await self.writer.execute(f"PRAGMA wal_checkpoint({mode})")).fetchone()
+        return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
