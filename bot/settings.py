@@ -150,7 +150,10 @@ def _refuse_secrets(data: Mapping[str, Any], prefix: str) -> None:
             for i, item in enumerate(value):
                 if isinstance(item, dict):
                     _refuse_secrets(item, f"{dotted}[{i}].")
-        elif any(h in key.lower() for h in SECRET_HINTS) and not key.lower().endswith("_env"):
+        elif any(h in key.lower() for h in SECRET_HINTS) and not key.lower().endswith(
+            # `*_env` names a variable; `*_tokens` is a count (max_output_tokens, daily_tokens).
+            ("_env", "_tokens")
+        ):
             raise ConfigError(
                 f"{dotted}: secrets are not read from the config file; set an environment variable"
                 " and name it with a *_env key"
