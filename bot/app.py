@@ -148,12 +148,21 @@ class App:
         """The memorial wall (issue 7): image store, offline OCR, and the wall service."""
         from bot.services.images import ImageStore
         from bot.services.memorial import MemorialService
-        from bot.services.ocr import RapidOcrEngine
+        from bot.services.ocr import OcrEngine, RapidOcrEngine, VisionOcrEngine
         from bot.services.storage.memorial import MemorialRepo
 
         section = self.settings.section("memorial")
         # The engine loads its bundled models lazily, on the first screenshot.
-        ocr = RapidOcrEngine() if section.get("ocr", True) else None
+        ocr: OcrEngine | None = RapidOcrEngine() if section.get("ocr", True) else None
+        vision_model = section.get("vision_model")
+        if vision_model and self.llm_config is not None:
+            # Operator opt-in: a configured vision model reads screenshots; local OCR backs it up.
+            from bot.services.llm import LLMClient
+            from bot.services.vision import LlmImageReader
+
+            client = LLMClient(self.llm_config)
+            self._closers.append(client.aclose)
+            ocr = VisionOcrEngine(LlmImageReader(client, str(vision_model)), ocr)
         self.memorial = MemorialService(
             MemorialRepo(self.db),
             self.users,
