@@ -77,6 +77,7 @@ class FakeTelegram:
         self.reported_sizes: dict[str, int | None] = {}
         self.downloads: list[str] = []
         self.commands: dict[str, list[dict[str, str]]] = {}
+        self.profile: dict[str, str] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.chats: dict[int, dict[str, Any]] = {}
         self.admins: dict[int, list[dict[str, Any]]] = {}
@@ -395,6 +396,15 @@ class FakeTelegram:
         return self.commands.get(
             f"{scope.get('type', 'default')}:{p.get('language_code') or ''}", []
         )
+
+    async def _m_setMyDescription(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        self.profile[f"description:{p.get('language_code') or ''}"] = str(p.get("description", ""))
+        return True
+
+    async def _m_setMyShortDescription(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        key = f"short:{p.get('language_code') or ''}"
+        self.profile[key] = str(p.get("short_description", ""))
+        return True
 
     async def _m_answerCallbackQuery(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         return True

@@ -272,7 +272,9 @@ class TelegramAdapter:
             if not choice.future.done():
                 choice.future.set_result(False)
         application, self.application = self.application, None
-        self._deps = None  # deliver() now reports the chat unreachable instead of using a closed bot
+        self._deps = (
+            None  # deliver() now reports the chat unreachable instead of using a closed bot
+        )
         if application is not None:
             try:
                 if application.updater is not None and application.updater.running:

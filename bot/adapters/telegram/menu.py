@@ -1,9 +1,10 @@
-"""The Telegram command menu: built from the registry, printed as JSON, published only when changed.
+"""The Telegram `/` menu and profile texts: built, printed as JSON, published only when changed.
 
 Telegram shows a `/` menu per chat type and per user language. Command names are fixed ASCII;
 only descriptions are localized (at most 256 characters, `commands.<name>.description`).
 Menus exist for the default language list and for `en` and `zh` (Telegram wants ISO 639-1
-codes), each in three scopes: default, all private chats and all group chats.
+codes), each in three scopes: default, all private chats and all group chats. The bot's
+description (shown before `/start`) and short description come from the catalogs too.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ SCOPES: dict[str, Where] = {
 }
 MAX_DESCRIPTION = 256
 MAX_COMMANDS = 100
+#: The bot's profile texts: shown in the empty chat before /start, and on the profile page.
+ABOUT_KEYS = {
+    "description": ("telegram.bot.description", 512),
+    "short": ("telegram.bot.short", 120),
+}
 
 Menu = list[tuple[str, str]]
 
@@ -45,11 +51,22 @@ def _visible_names(registry: Registry, where: Where) -> list[str]:
     return names[:MAX_COMMANDS]
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _description(i18n: I18n, locale: str, name: str) -> str:
     text = " ".join(i18n.t(locale, f"commands.{name}.description").split()) or name
-    if len(text) > MAX_DESCRIPTION:
-        text = text[: MAX_DESCRIPTION - 1] + "…"
-    return text
+    return _cut(text, MAX_DESCRIPTION)
+
+
+def build_profile(i18n: I18n, default_locale: str = "en") -> dict[str, dict[str, str]]:
+    """The bot's description and short description per language key (`default`, `en`, `zh`)."""
+    languages = dict(MENU_LANGUAGES, default=default_locale)
+    return {
+        lang: {kind: _cut(i18n.t(locale, key), limit) for kind, (key, limit) in ABOUT_KEYS.items()}
+        for lang, locale in languages.items()
+    }
 
 
 def build_scoped_menus(
@@ -71,15 +88,16 @@ def build_menus(registry: Registry, i18n: I18n, default_locale: str = "en") -> d
     return build_scoped_menus(registry, i18n, default_locale)["default"]
 
 
-def menu_hash(scoped: dict[str, dict[str, Menu]]) -> str:
-    """A stable digest of every menu, to skip publishing when nothing changed."""
-    blob = json.dumps(scoped, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def menu_hash(scoped: dict[str, dict[str, Menu]], profile: dict[str, dict[str, str]]) -> str:
+    """A stable digest of every menu and profile text, to skip publishing when nothing changed."""
+    blob = json.dumps([scoped, profile], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def menu_payload(registry: Registry, i18n: I18n, default_locale: str = "en") -> dict[str, Any]:
     """The JSON form printed by `afterglow commands --platform telegram --json`."""
     scoped = build_scoped_menus(registry, i18n, default_locale)
+    profile = build_profile(i18n, default_locale)
 
     def rows(menu: Menu) -> list[dict[str, str]]:
         return [{"command": n, "description": d} for n, d in menu]
@@ -91,7 +109,8 @@ def menu_payload(registry: Registry, i18n: I18n, default_locale: str = "en") -> 
             scope: {lang: rows(menu) for lang, menu in menus.items()}
             for scope, menus in scoped.items()
         },
-        "hash": menu_hash(scoped),
+        "profile": profile,
+        "hash": menu_hash(scoped, profile),
     }
 
 
@@ -106,6 +125,14 @@ class CommandsBot(Protocol):
         commands: Sequence[tuple[str, str]],
         scope: Any = None,
         language_code: str | None = None,
+    ) -> bool: ...
+
+    async def set_my_description(
+        self, description: str | None = None, language_code: str | None = None
+    ) -> bool: ...
+
+    async def set_my_short_description(
+        self, short_description: str | None = None, language_code: str | None = None
     ) -> bool: ...
 
 
@@ -129,7 +156,8 @@ async def publish_menus(
     this module stays free of the telegram import; the adapter supplies them).
     """
     scoped = build_scoped_menus(registry, i18n, default_locale)
-    digest = menu_hash(scoped)
+    profile = build_profile(i18n, default_locale)
+    digest = menu_hash(scoped, profile)
     path = hash_file(data_dir, bot.id)
     try:
         if path.read_text(encoding="utf-8").strip() == digest:
@@ -145,6 +173,10 @@ async def publish_menus(
                 scope=scopes.get(scope),
                 language_code=None if lang == "default" else lang,
             )
+    for lang, texts in profile.items():
+        code = None if lang == "default" else lang
+        await bot.set_my_description(texts["description"], language_code=code)
+        await bot.set_my_short_description(texts["short"], language_code=code)
     # Only after every call succeeded: a half-published menu is retried on the next start.
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -92,6 +92,7 @@ def test_payload_is_json_and_hash_tracks_changes(tmp_path: Path) -> None:
     again = json.loads(json.dumps(payload, ensure_ascii=False))
     assert again["menus"]["zh"][0].keys() == {"command", "description"}
     assert set(again["scopes"]) == {"default", "all_private_chats", "all_group_chats"}
+    assert set(again["profile"]) == {"default", "en", "zh"}
     assert payload["hash"] == menu_payload(_registry(), i18n)["hash"]
     registry = _registry()
 

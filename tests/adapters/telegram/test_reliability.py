@@ -78,6 +78,8 @@ async def test_menu_is_published_only_when_it_changed(
     help_en = next(c for c in en_private if c["command"] == "help")["description"]
     assert help_zh != help_en
     assert "support" not in [c["command"] for c in server.commands["all_group_chats:en"]]
+    assert "不是真人" in server.profile["short:zh"] and "Not a person" in server.profile["short:"]
+    assert len(server.profile["description:en"]) <= 512
     assert await run_once() == 0  # unchanged: nothing sent
 
     class Extra(Cog):
