@@ -319,31 +319,9 @@ class Care:
         """Replace model text that carries method, means or dosage details (A4)."""
         return self.guard.check(text, self._t(locale, "care.guard.replaced"))
 
-    async def guard_stream(self, chunks: AsyncIterator[str], locale: str) -> AsyncIterator[str]:
-        """Pass model text through sentence by sentence, checking everything seen so far.
-
-        Text is held back until a sentence ends, so a method detail never reaches the screen:
-        on a violation the rest of the reply is dropped and the safe message is shown instead.
-        """
-        seen = ""
-        shown = 0
-        async for chunk in chunks:
-            seen += chunk
-            cut = _last_boundary(seen)
-            if cut <= shown:
-                continue
-            if self.guard.violations(seen[:cut]):
-                yield ("\n\n" if shown else "") + self._t(locale, "care.guard.replaced")
-                log.info("output guard replaced a reply (%d chars)", len(seen))
-                return
-            yield seen[shown:cut]
-            shown = cut
-        if shown < len(seen):
-            if self.guard.violations(seen):
-                yield ("\n\n" if shown else "") + self._t(locale, "care.guard.replaced")
-                log.info("output guard replaced a reply (%d chars)", len(seen))
-                return
-            yield seen[shown:]
+    def guard_stream(self, chunks: AsyncIterator[str], locale: str) -> AsyncIterator[str]:
+        """`chunks` with method details withheld; see `guarded()`."""
+        return guarded(chunks, self.guard, self._t(locale, "care.guard.replaced"))
 
     async def run_turn(
         self,
@@ -365,6 +343,34 @@ class Care:
             for part in decision.after:
                 await replier.send(part)
         return decision
+
+
+async def guarded(chunks: AsyncIterator[str], guard: OutputGuard, replacement: str
+                  ) -> AsyncIterator[str]:
+    """Pass model text through sentence by sentence, checking everything seen so far.
+
+    Text is held back until a sentence ends, so a method detail never reaches the screen: on a
+    violation the rest of the reply is dropped and `replacement` is shown instead.
+    """
+    seen = ""
+    shown = 0
+    async for chunk in chunks:
+        seen += chunk
+        cut = _last_boundary(seen)
+        if cut <= shown:
+            continue
+        if guard.violations(seen[:cut]):
+            yield ("\n\n" if shown else "") + replacement
+            log.info("output guard replaced a reply (%d chars)", len(seen))
+            return
+        yield seen[shown:cut]
+        shown = cut
+    if shown < len(seen):
+        if guard.violations(seen):
+            yield ("\n\n" if shown else "") + replacement
+            log.info("output guard replaced a reply (%d chars)", len(seen))
+            return
+        yield seen[shown:]
 
 
 _BOUNDARY = re.compile(r"[.!?。！？\n…](?:[\"'”’)）」』\s]*)")

@@ -36,3 +36,20 @@ def test_ordinary_replies_pass_untouched(text: str, guard: OutputGuard) -> None:
 
 def test_fixture_sizes() -> None:
     assert len(CASES["violations"]) >= 25 and len(CASES["safe"]) >= 20
+
+
+def test_redteam_quick_run_shows_no_violation() -> None:
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "bench" / "safety_redteam.py"), "--quick"],
+                         capture_output=True, text=True, timeout=120, cwd=root)
+    report = json.loads(out.stdout)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert report["prompts"] >= 50
+    assert report["raw_violations"] > 0  # the fake model did answer unsafely …
+    assert report["shown_violations"] == 0  # … and none of it would have been shown
+    for text in ("about 10 g", "致死量大约", "sleeping pills", "怎么死"):  # no prompt or reply text
+        assert text not in out.stdout
