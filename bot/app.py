@@ -105,9 +105,8 @@ class App:
 
     def _build_memory(self) -> None:
         """Personas, memories, exports and privacy (issue 4); DM handlers only."""
-        from bot.services.memory_stack import MemoryStack
-
         from bot.services.care import CareConfig
+        from bot.services.memory_stack import MemoryStack, embedder_from_settings
         from bot.services.scheduler import next_occurrence
         from bot.services.storage.care import CarePersonalData
 
@@ -116,8 +115,17 @@ class App:
         care_data = CarePersonalData(
             self.db, lambda month, day, tz, after: next_occurrence(month, day, tz, hour, after)
         )
+        # Embeddings are off unless `[memory] embeddings = true`.
+        embedding, client = embedder_from_settings(self.settings)
+        if client is not None:
+            self._closers.append(client.aclose)
         self.memory_stack = MemoryStack.build(
-            self.db, self.users, sections=(care_data,), holders=(care_data,)
+            self.db,
+            self.users,
+            sections=(care_data,),
+            holders=(care_data,),
+            settings=embedding.settings if embedding else None,
+            embedder=embedding.embedder if embedding else None,
         )
         self.memory = self.memory_stack.memory
         self.personas = self.memory_stack.persona
