@@ -288,6 +288,9 @@ class Care:
             system.append(PROMPT_CRISIS)
         elif tier is Tier.CHECKIN:
             after.append(self._t(locale, "care.crisis.checkin"))
+            horizon = now - self.config.checkin_follow_up.total_seconds()
+            for stale in [p for p, at in self._checkins.items() if at < horizon]:
+                del self._checkins[stale]  # people who never answered: keep the map small
             self._checkins[person] = now
             system.append(PROMPT_CHECKIN)
 

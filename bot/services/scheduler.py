@@ -1,4 +1,5 @@
 """Anniversary scheduler: on the day, one in-persona message in the person's DM, exactly once.
+Its poll also deletes expired 24-hour risk windows.
 
 `next_fire_at` lives in the database, so a restart neither skips a day nor repeats it: each due
 row is *claimed* (moved to next year) in one transaction before its message is sent. The clock is
@@ -148,11 +149,16 @@ class AnniversaryScheduler:
             sent += int(ok)
         return sent
 
+    async def tick(self) -> int:
+        """One poll: delete expired risk windows (A8: gone on expiry), then send what is due."""
+        await self.store.purge_expired_risk(self.clock())
+        return await self.run_due()
+
     async def job(self, stop: asyncio.Event) -> None:
         """Background job for `App.jobs`: poll until `stop` is set."""
         while not stop.is_set():
             try:
-                await self.run_due()
+                await self.tick()
             except Exception as exc:
                 log.error("anniversary scheduler: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):

@@ -111,3 +111,17 @@ async def test_after_stop_nothing_unsolicited_for_seven_days(tmp_path: Path, i18
         await store.set_reminders_opt_in(person, True)
         clock.now = ts(2027, 12, 3, 10, 5)
         assert await s.run_due() == 1
+
+
+async def test_poll_deletes_expired_risk_windows(tmp_path: Path, i18n: I18n) -> None:
+    clock = FakeClock(ts(2026, 12, 1))
+    async with Database(tmp_path / "e.sqlite3") as db:
+        store = CareStore(db)
+        person = await Users(db).resolve("telegram", "77")
+        await store.open_risk(person, clock() + DAY)
+        s = AnniversaryScheduler(store, RecordingSender(), TemplateWriter(i18n), clock=clock)
+        await s.tick()
+        assert await store.has_risk_row(person)
+        clock.advance(DAY + 1)
+        await s.tick()
+        assert not await store.has_risk_row(person)
