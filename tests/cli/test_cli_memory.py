@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from bot.services.imports.letter import estimate_tokens
 from tests.fakes.cards import b64, png, v2, v3
 from tests.fakes.chatgpt_export import DEAD_BRANCH_TEXT, conversation, export_zip
 from tests.fakes.letters import MARKERS, chinese_letter
@@ -31,7 +32,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.slow
 def test_gb18030_letter_search_one_two_many_chars(
-    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     letter, _ = chinese_letter()
     path = tmp_path / "给小暖的信.txt"
@@ -54,6 +58,13 @@ def test_gb18030_letter_search_one_two_many_chars(
     # Another user sees nothing of it.
     other = run(capsys, "memory", "search", "--user", "bob", "--k", "3", "--json", "火锅")
     assert other["hits"] == []
+    # The companion's context for a related message carries the paragraph, not the whole letter.
+    monkeypatch.setenv("AFTERGLOW_LLM_BASE_URL", "http://127.0.0.1:9/v1")  # never called
+    monkeypatch.setenv("AFTERGLOW_LLM_MODEL", "any-model")
+    context = run(capsys, "context", "--user", "alice", "--json", "你还记得重庆的那家火锅店吗")
+    sent = json.dumps(context["messages"], ensure_ascii=False)
+    assert MARKERS["hotpot"] in sent
+    assert context["estimated_tokens"] < estimate_tokens(letter) / 3
 
 
 def test_chatgpt_and_v3_card_import_then_export_round_trip(
