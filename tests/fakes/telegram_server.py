@@ -85,6 +85,7 @@ class FakeTelegram:
         self.blocked_chats: set[int] = set()
         self._queue: list[tuple[dict[str, Any], bool]] = []  # (update, handed out)
         self._failures: dict[str, list[int]] = {}
+        self._outages: dict[str, list[int]] = {}
         self._ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
         self._changed = asyncio.Event()
@@ -146,6 +147,10 @@ class FakeTelegram:
     def fail_next(self, method: str, *, retry_after: int, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and `retry_after` seconds."""
         self._failures.setdefault(method, []).extend([retry_after] * times)
+
+    def break_next(self, method: str, *, status: int = 502, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with an HTTP error (an outage)."""
+        self._outages.setdefault(method, []).extend([status] * times)
 
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.status == 200]
@@ -226,6 +231,11 @@ class FakeTelegram:
         call = Call(method, params, time.monotonic(), files)
         if method != "getUpdates":
             self.calls.append(call)
+        outage = self._outages.get(method)
+        if outage:
+            call.status = outage.pop(0)
+            self._recorded.set()
+            return web.Response(status=call.status, text="Bad Gateway")
         queued = self._failures.get(method)
         if queued:
             retry_after = queued.pop(0)

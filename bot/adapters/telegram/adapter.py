@@ -19,6 +19,7 @@ Every update is recorded in the inbox before it is handled, so a re-delivered on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dtm
 import logging
 import time
@@ -37,7 +38,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -109,6 +110,7 @@ class TelegramOptions:
     group_period: float = 60.0
     draft_idle_commit: float = 8.0
     album_wait: float = 1.2
+    reconnect_delay: float = 5.0
 
 
 @dataclass
@@ -158,6 +160,7 @@ class TelegramAdapter:
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._admins: dict[int, tuple[float, frozenset[int]]] = {}
         self._albums: OrderedDict[str, Album] = OrderedDict()
+        self._reconnect: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -187,46 +190,94 @@ class TelegramAdapter:
         return builder.build()
 
     async def start(self) -> None:
-        """Connect, publish the menu when it changed, and start polling."""
+        """Connect, publish the menu when it changed, and start polling.
+
+        A rejected token raises `ConfigError`. When Telegram cannot be reached at all, this
+        returns anyway and keeps connecting in the background (with growing pauses), so an
+        outage at boot does not keep the bot off Telegram until the next restart.
+        """
         _quiet_http_loggers()
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
-        application = self.build_application()
-        self.application = application
         try:
-            try:
-                await application.initialize()
-            except InvalidToken:
-                # PTB's message quotes the token itself; say which setting is wrong instead.
-                raise ConfigError("TELEGRAM_TOKEN was rejected by the Telegram server") from None
-            bot = application.bot
-            self.bot_id = bot.id
-            self.username = bot.username or ""
-            self._deps = ReplierDeps(
-                bot=bot,
-                i18n=self.app.i18n,
-                pacer=self.pacer,
-                interactions=self.interactions,
-                bot_username=self.username,
-                draft_idle_commit=self.options.draft_idle_commit,
-            )
-            cap = None if self.local_mode else CLOUD_DOWNLOAD_CAP
-            self._downloader = Downloader(bot, self._http, platform_cap=cap)
-            self._add_handlers(application)
-            register = getattr(self.app.router, "register_deliverer", None)
-            if callable(register):
-                register(PLATFORM, self)  # recovery and the outbox reach Telegram chats through us
-            await self.publish_menu()
-            await application.start()
-            assert application.updater is not None
-            await application.updater.start_polling(
-                timeout=dtm.timedelta(seconds=self.options.poll_timeout),
-                allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=False,
-            )
+            await self._connect()
+        except NetworkError as err:
+            if isinstance(err, BadRequest):
+                await self.stop()
+                raise
+            log.warning("telegram unreachable (%s); retrying in the background", type(err).__name__)
+            await self._drop_application()
+            self._reconnect = asyncio.create_task(self._connect_later(), name="telegram-connect")
         except BaseException:
             await self.stop()
             raise
+
+    async def _connect(self) -> None:
+        application = self.build_application()
+        try:
+            await application.initialize()
+        except InvalidToken:
+            # PTB's message quotes the token itself; say which setting is wrong instead.
+            raise ConfigError("TELEGRAM_TOKEN was rejected by the Telegram server") from None
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await application.shutdown()
+            raise
+        self.application = application
+        bot = application.bot
+        self.bot_id = bot.id
+        self.username = bot.username or ""
+        assert self._http is not None
+        self._deps = ReplierDeps(
+            bot=bot,
+            i18n=self.app.i18n,
+            pacer=self.pacer,
+            interactions=self.interactions,
+            bot_username=self.username,
+            draft_idle_commit=self.options.draft_idle_commit,
+        )
+        cap = None if self.local_mode else CLOUD_DOWNLOAD_CAP
+        self._downloader = Downloader(bot, self._http, platform_cap=cap)
+        self._add_handlers(application)
+        register = getattr(self.app.router, "register_deliverer", None)
+        if callable(register):
+            register(PLATFORM, self)  # recovery and the outbox reach Telegram chats through us
+        await self.publish_menu()
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(
+            timeout=dtm.timedelta(seconds=self.options.poll_timeout),
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
         log.info("telegram connected as bot %d", self.bot_id)
+
+    async def _connect_later(self) -> None:
+        delay = self.options.reconnect_delay
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+                return
+            except NetworkError as err:
+                log.warning("telegram still unreachable: %s", type(err).__name__)
+            except Exception as exc:
+                log.error("telegram cannot start: %s", type(exc).__name__)
+                return
+            await self._drop_application()
+            delay = min(delay * 2, 300.0)
+
+    async def _drop_application(self) -> None:
+        application, self.application = self.application, None
+        self._deps = None
+        if application is None:
+            return
+        try:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+        finally:
+            await application.shutdown()
 
     async def deliver(self, platform: str, chat_id: str, text: str) -> None:
         """The `Deliverer` for recovery and the outbox: put `text` into a chat, no live update."""
@@ -267,22 +318,17 @@ class TelegramAdapter:
 
     async def stop(self) -> None:
         """Stop polling, let running handlers finish, close the HTTP clients (idempotent)."""
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnect
+            self._reconnect = None
         for choice in list(self.interactions.choices.values()):
             # A pending confirmation would hold shutdown for minutes; treat it as "no".
             if not choice.future.done():
                 choice.future.set_result(False)
-        application, self.application = self.application, None
-        self._deps = (
-            None  # deliver() now reports the chat unreachable instead of using a closed bot
-        )
-        if application is not None:
-            try:
-                if application.updater is not None and application.updater.running:
-                    await application.updater.stop()
-                if application.running:
-                    await application.stop()
-            finally:
-                await application.shutdown()
+        # deliver() then reports chats unreachable instead of using a closed bot.
+        await self._drop_application()
         if self._http is not None:
             await self._http.aclose()
             self._http = None

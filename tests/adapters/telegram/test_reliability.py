@@ -106,3 +106,18 @@ async def test_group_sends_are_rate_limited(server: FakeTelegram, mini: MiniApp)
     # After the first burst of 2, each further pair waits for the bucket to refill.
     assert times[-1] - times[0] >= 1.5
     assert sorted(c.params["text"] for c in sent) == [f"echo: {i}" for i in range(6)]
+
+
+async def test_unreachable_at_start_keeps_connecting(server: FakeTelegram, mini: MiniApp) -> None:
+    server.break_next("getMe", status=502, times=2)
+    tg = TelegramAdapter(mini, options=dataclasses.replace(FAST, reconnect_delay=0.2))
+    await tg.start()  # returns: the rest of the bot must not wait for Telegram
+    try:
+        assert tg.application is None
+        server.push({"message": text_message("/echo finally", message_id=1)})
+        (reply,) = await server.wait_for("sendMessage", timeout=10)
+        assert reply.params["text"] == "echo: finally"
+        assert [c.status for c in server.calls if c.method == "getMe"] == [502, 502, 200]
+    finally:
+        await tg.stop()
+    assert tg.application is None
