@@ -311,7 +311,12 @@ class LLMClient:
             if provider.name not in self._no_stream_options:
                 body["stream_options"] = {"include_usage": True}
         return self._http.build_request(
-            "POST", _url(provider, "/chat/completions"), json=body, headers=_headers(provider)
+            "POST",
+            _url(provider, "/chat/completions"),
+            json=body,
+            headers=_headers(provider),
+            # Also the idle limit between streamed chunks once text flows (see _stream_once).
+            timeout=httpx.Timeout(self.config.attempt_timeout),
         )
 
     async def _stream_once(
@@ -333,16 +338,23 @@ class LLMClient:
                     yield TextDelta(completion[0])
                 yield _Meta(completion[1], completion[2])
                 return
-            # Raw blocks, split into lines here: one timeout guard per network read rather than
-            # per line keeps a thousand concurrent streams cheap for the event loop.
+            # Raw blocks, split into lines here. Until the first text, each read is bounded by
+            # the attempt's limit; after it, httpx's read timeout (`attempt_timeout`) is the idle
+            # limit and the turn deadline is checked per block: no extra timer per chunk keeps
+            # a thousand concurrent streams cheap for the event loop.
             blocks = response.aiter_bytes()
             pending = b""
             got_text = False
             while True:
-                if got_text:  # idle limit between chunks, bounded by the turn deadline
-                    limit = min(deadline, self._clock() + self.config.attempt_timeout)
                 try:
-                    block = await self._guard(m, limit, anext(blocks))
+                    if got_text:
+                        if self._clock() > deadline:
+                            raise LLMTimeout(
+                                "turn deadline passed", model=m.id, provider=m.provider
+                            )
+                        block = await self._transport(m, anext(blocks))
+                    else:
+                        block = await self._guard(m, limit, anext(blocks))
                 except StopAsyncIteration:
                     return  # tolerated: some servers close without `[DONE]`
                 *lines, pending = (pending + block).split(b"\n")
@@ -390,9 +402,14 @@ class LLMClient:
         """Await `aw` until `limit` (client clock), mapping transport failures to `LLMError`s."""
         try:
             async with asyncio.timeout(max(0.0, limit - self._clock())):
-                return await aw
+                return await self._transport(m, aw)
         except TimeoutError as e:
             raise LLMTimeout("no answer in time", model=m.id, provider=m.provider) from e
+
+    async def _transport(self, m: ModelConfig, aw: Awaitable[T]) -> T:
+        """Await `aw`, mapping httpx failures to `LLMError`s."""
+        try:
+            return await aw
         except httpx.TimeoutException as e:
             raise LLMTimeout("transport timeout", model=m.id, provider=m.provider) from e
         except httpx.HTTPError as e:
