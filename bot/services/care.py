@@ -261,6 +261,9 @@ class Care:
 
         result = self.screen.screen(text, risk_window=in_window)
         tier, escalated = result.tier, result.escalated
+        if state.region is None and result.language == "zh-Hant":
+            # Written in Traditional characters with no /region: Taiwan and Hong Kong lines.
+            plan = self.hotlines.plan(None, "zh-Hant")
         asked_at = self._checkins.pop(person, None)
         if (tier is Tier.NONE and asked_at is not None
                 and now - asked_at <= self.config.checkin_follow_up.total_seconds()

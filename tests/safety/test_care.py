@@ -196,3 +196,15 @@ async def test_linking_moves_dates_and_keeps_the_stricter_state(world: CareWorld
     assert (await world.store.get(a)).minor is False  # the source row is gone
     async with world.db.write() as conn:
         assert await data.delete_person(conn, b) == 3
+
+
+async def test_traditional_script_without_region_gets_taiwan_and_hong_kong_lines(
+    world: CareWorld,
+) -> None:
+    await _settle_first_contact(world, "zh_Hans")
+    d = await world.care.before_turn(ALICE, "zh_Hans", "我真的不想活了，活著沒意思")
+    assert "1925" in d.before[0] and "18111" in d.before[0] and "12356" not in d.before[0]
+    await world.store.set_region(await world.users.resolve("console", "alice"), "CN")
+    world.clock.advance(7 * HOUR)
+    d = await world.care.before_turn(ALICE, "zh_Hans", "活著沒意思")
+    assert "12356" in d.before[0]

@@ -56,6 +56,7 @@ def test_beijing_landline_and_mobile_are_not_swapped(book: HotlineBook) -> None:
         ("en-US", None, {"988", "116 123"}, set(), False),
         ("zh-TW", None, {"1925"}, {"12356"}, False),
         ("zh-HK", None, {"18111", "2896 0000"}, {"12356"}, False),
+        ("zh-Hant", None, {"18111", "1925"}, {"12356"}, False),
         ("zh_Hans", "US", {"988"}, {"12356"}, False),
         ("en", "CN", {"12356", "800-810-1117"}, {"988"}, False),
         ("en", "hk", {"18111"}, {"988"}, False),

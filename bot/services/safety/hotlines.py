@@ -1,7 +1,8 @@
 """Crisis lines from one data file (`hotlines.json`) and the rules that pick them for a person.
 
 Region comes from the person's `/region` setting; without it, from the locale (A11):
-- `zh-TW` → Taiwan lines, `zh-HK` → Hong Kong lines;
+- `zh-TW` → Taiwan lines, `zh-HK` → Hong Kong lines, `zh-Hant` (or a message written in
+  Traditional characters, see `Care`) → both;
 - any other Chinese locale → 12356 and the Beijing lines, plus a note that people abroad should call
   their local line (e.g. US 988, which offers Mandarin interpreters) — a zh-CN UI says nothing
   about where someone lives;
@@ -24,7 +25,12 @@ MAX_AGE_DAYS = 180
 CHANNELS = frozenset({"call", "call_text", "landline", "mobile", "text", "web"})
 HOURS = frozenset({"24h", "18h", "unlisted"})
 
-_LOCALE_REGIONS = {"zh-tw": "TW", "zh-hk": "HK", "zh-hant-tw": "TW", "zh-hant-hk": "HK", "zh-mo": "HK"}
+_LOCALE_REGIONS: dict[str, tuple[str, ...]] = {
+    "zh-tw": ("TW",), "zh-hk": ("HK",), "zh-hant-tw": ("TW",), "zh-hant-hk": ("HK",),
+    "zh-mo": ("HK",),
+    # Traditional script without a country (or a message written in it): Taiwan and Hong Kong.
+    "zh-hant": ("TW", "HK"),
+}
 _DEFAULT_ZH = ("CN",)
 _DEFAULT_EN = ("US", "GB")
 
@@ -95,7 +101,7 @@ class HotlineBook:
         if explicit:
             regions: tuple[str, ...] = (explicit,)
         elif (derived := _LOCALE_REGIONS.get(locale.replace("_", "-").lower())) is not None:
-            regions = (derived,)
+            regions = derived
         else:
             regions = _DEFAULT_ZH if lang == "zh" else _DEFAULT_EN
         local = tuple(e for r in regions for e in self._entries if e.region == r)
