@@ -7,6 +7,7 @@ anything is downloaded, and the download itself is capped.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 
 from bot.core import Cog, Invocation, Option, OptionType, Where, command
@@ -21,6 +22,7 @@ from bot.services.privacy import PrivacyService
 
 PAGE_SIZE: Final = 10
 PREVIEW_CHARS: Final = 120
+PROGRESS_SECONDS: Final = 2.0
 
 
 class Memories(Cog):
@@ -178,7 +180,26 @@ class Memories(Cog):
         )
         data = await self._download(file)
         handle = await inv.reply(inv.t("memory.reading"))
-        result = await self.memory.import_chatgpt(inv.user, data, chosen=chosen, limits=self.limits)
+        read = [0]
+
+        def on_progress(count: int) -> None:
+            read[0] = count  # called from the parsing thread; the ticker below shows it
+
+        async def ticker() -> None:
+            shown = 0
+            while True:
+                await asyncio.sleep(PROGRESS_SECONDS)
+                if read[0] != shown:
+                    shown = read[0]
+                    await inv.replier.edit(handle, inv.t("imports.progress", count=shown))
+
+        task = asyncio.create_task(ticker())
+        try:
+            result = await self.memory.import_chatgpt(
+                inv.user, data, chosen=chosen, limits=self.limits, on_progress=on_progress
+            )
+        finally:
+            task.cancel()
         await inv.replier.edit(
             handle,
             inv.t(

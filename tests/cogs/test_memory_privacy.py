@@ -219,3 +219,36 @@ async def test_persona_commands_round_trip(world: App) -> None:
     assert "小暖" in listing.texts[-1] and "Warmie" in listing.texts[-1]
     await command(world, ALICE, "/persona delete Warmie")
     assert [p.name for p in await world.memory_stack.persona.list(ALICE)] == ["小暖"]
+
+
+async def test_memory_holding_cogs_answer_only_in_direct_messages(world: App) -> None:
+    from bot.core.commands import Where
+    from cogs.memories import Memories
+    from cogs.persona import PersonaCog
+    from cogs.privacy import Privacy
+
+    holders = (Memories, PersonaCog, Privacy)
+    commands = [c for c in world.registry.commands.values() if isinstance(c.cog, holders)]
+    assert len(commands) >= 15
+    assert all(c.spec.where == Where.DM for c in commands)
+    assert not [r for r in world.registry.messages if isinstance(r.cog, holders)]
+
+
+async def test_chatgpt_import_through_the_command(world: App) -> None:
+    from tests.fakes.chatgpt_export import conversation, export_zip
+
+    convs = [
+        conversation(f"c{i}", f"t{i}", 1.7e9 + i, [("user", "晚安"), ("assistant", "晚安呀")])
+        for i in range(3)
+    ]
+    att, fetched = attachment(export_zip(convs, shards=2), "export.zip")
+    replier = await command(world, ALICE, "/import chatgpt", files=(att,))
+    assert fetched == [20 * 1024 * 1024]
+    assert replier.texts[-1] == world.i18n.t(
+        "en", "imports.chatgpt.done", conversations=3, exchanges=3, skipped=0
+    )
+    again, _ = attachment(export_zip(convs), "export.zip")
+    replier = await command(world, ALICE, "/import chatgpt", files=(again,))
+    assert "3" in replier.texts[-1]  # all three skipped as already imported
+    hits = await world.memory_stack.memory.recall(ALICE, "晚安")
+    assert len(hits) == 3

@@ -135,3 +135,24 @@ async def test_remember_rejects_empty_and_long(
         assert exc.value.key == key
     rows, total = await memory.page(ALICE, 0)
     assert (rows, total) == ([], 0)
+
+
+async def test_card_book_entries_trigger_on_keywords(
+    services: tuple[MemoryService, PersonaService],
+) -> None:
+    from tests.fakes.cards import b64, png, v3
+
+    memory, persona = services
+    result = await persona.import_card(ALICE, png({"ccv3": b64(v3("Warmie"))}))
+    assert result.book_entries == 2
+    view = await persona.active(ALICE)
+    assert view is not None and view.name == "Warmie" and view.greeting == "你回来啦。"
+    hits = await memory.recall(ALICE, "今晚想吃 HOTPOT")
+    assert [h.kind for h in hits] == ["book"]
+    assert "重庆火锅" in hits[0].text
+    assert await memory.recall(BOB, "今晚想吃 HOTPOT") == []
+    # The card survives persona → V2 card → persona.
+    again = await persona.import_card(ALICE, await persona.card_png(ALICE))
+    assert again.persona.personality == result.persona.personality
+    assert again.persona.example_dialogue == result.persona.example_dialogue
+    assert again.book_entries == 2
