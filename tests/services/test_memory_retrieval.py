@@ -10,8 +10,8 @@ import pytest
 from bot.core.errors import UserError
 from bot.core.models import UserRef
 from bot.services.memory import MemoryService
-from bot.services.search_terms import index_terms, query_terms
 from bot.services.persona import PersonaService
+from bot.services.search_terms import index_terms, query_terms
 from bot.services.storage.db import Database
 from bot.services.storage.memories import Memories
 from bot.services.storage.personas import Personas
