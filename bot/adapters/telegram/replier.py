@@ -178,7 +178,10 @@ class ReplierDeps:
     pacer: ChatPacer
     interactions: Interactions
     bot_username: str = ""
-    draft_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # Random start: a draft id reused right after a restart would animate over an old draft.
+    draft_ids: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(secrets.randbelow(2**30) + 1)
+    )
     draft_idle_commit: float = DRAFT_IDLE_COMMIT
     defer_idle_commit: float = DEFER_IDLE_COMMIT
     use_drafts: bool = True
