@@ -11,6 +11,7 @@ from bot.app import App
 from bot.core.commands import Where
 from bot.services.i18n import I18n
 from bot.services.memory import MemoryService
+from bot.services.ocr import RapidOcrEngine
 from bot.services.persona import PersonaService
 from tests.fakes.screenshots import en_screenshot
 
@@ -46,8 +47,9 @@ async def say(session: ConsoleSession, out: io.StringIO, line: str) -> str:
 
 
 async def test_keep_saves_own_post_with_its_screenshot_words(
-    app: App, tmp_path: Path, i18n: I18n
+    app: App, tmp_path: Path, i18n: I18n, shared_ocr: RapidOcrEngine
 ) -> None:
+    app.memorial.ocr = shared_ocr
     shot = tmp_path / "bye.png"
     shot.write_bytes(en_screenshot(PHRASE))
     group, gout, ganswers = console(app, tmp_path, "mei", "g1")

@@ -13,6 +13,7 @@ import pytest
 from bot.adapters.console import ConsoleSession
 from bot.app import App
 from bot.services.i18n import I18n
+from bot.services.ocr import RapidOcrEngine
 from tests.fakes.bad_images import small_png, truncated_jpeg
 from tests.fakes.screenshots import zh_screenshot
 
@@ -47,7 +48,8 @@ class Console:
 
 
 @pytest.fixture
-async def wall(app: App, tmp_path: Path) -> AsyncIterator[App]:
+async def wall(app: App, shared_ocr: RapidOcrEngine) -> AsyncIterator[App]:
+    app.memorial.ocr = shared_ocr
     yield app
     await app.memorial.wait_for_ocr()
 
@@ -248,7 +250,9 @@ async def test_the_bot_introduces_itself_once_per_group(wall_no_ocr: App) -> Non
 
 
 @pytest.mark.slow
-async def test_ocr_job_sweeps_orphans_and_reads_pending_posts(wall: App, tmp_path: Path) -> None:
+async def test_ocr_job_sweeps_orphans_and_reads_pending_posts(
+    wall: App, tmp_path: Path, shared_ocr: RapidOcrEngine
+) -> None:
     import asyncio
 
     app = wall
@@ -261,9 +265,7 @@ async def test_ocr_job_sweeps_orphans_and_reads_pending_posts(wall: App, tmp_pat
     await app.memorial.wait_for_ocr()
     post = await app.memorial.repo.get(1)
     assert post is not None and post.ocr_status == "pending"
-    from bot.services.ocr import RapidOcrEngine
-
-    app.memorial.ocr = RapidOcrEngine()
+    app.memorial.ocr = shared_ocr
     stop = asyncio.Event()
     job = asyncio.create_task(app.memorial.run_ocr(stop))
     for _ in range(200):

@@ -19,6 +19,7 @@ import pytest
 
 from bot.adapters.telegram import TelegramAdapter, TelegramOptions
 from bot.app import App
+from bot.services.ocr import RapidOcrEngine
 from bot.settings import Settings
 from tests.fakes.screenshots import zh_screenshot
 from tests.fakes.telegram_server import FakeTelegram, text_message
@@ -80,11 +81,14 @@ async def server() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-async def live(tmp_path: Path, server: FakeTelegram) -> AsyncIterator[App]:
+async def live(
+    tmp_path: Path, server: FakeTelegram, shared_ocr: RapidOcrEngine
+) -> AsyncIterator[App]:
     settings = Settings(
         data_dir=tmp_path / "data", telegram_token=server.token, telegram_base_url=server.url
     )
     async with App(settings) as app:
+        app.memorial.ocr = shared_ocr
         adapter = TelegramAdapter(app, options=FAST)
         await adapter.start()
         try:
