@@ -184,7 +184,7 @@ class Memorial(Cog):
         lit, post = await self.memorial.light_candle(ctx.chat, ctx.user, post_id)
         ctx.notice = ctx.t("memorial.candle.lit" if lit else "memorial.candle.already")
         if lit:
-            locale = await self.memorial.group_locale(ctx.chat)
+            locale = await self.memorial.post_locale(post)
             i18n = self.memorial.i18n
             await ctx.replier.edit(
                 ctx.handle,

@@ -143,6 +143,14 @@ class MemorialService:
         stored = await self.users.chat_locale(chat.platform, chat.id)
         return normalize_locale(stored) or DEFAULT_LOCALE
 
+    async def post_locale(self, post: Post) -> str:
+        """The language of the group a post belongs to (its card may sit in another channel)."""
+        group = await self.repo.group_by_id(post.group_id)
+        if group is None:
+            return DEFAULT_LOCALE
+        stored = await self.users.chat_locale(group.platform, group.chat_id)
+        return normalize_locale(stored) or DEFAULT_LOCALE
+
     async def configure(
         self,
         chat: ChatRef,

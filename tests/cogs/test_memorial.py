@@ -12,6 +12,7 @@ import pytest
 
 from bot.adapters.console import ConsoleSession
 from bot.app import App
+from bot.core.models import ChatRef
 from bot.services.i18n import I18n
 from bot.services.ocr import RapidOcrEngine
 from tests.fakes.bad_images import small_png, truncated_jpeg
@@ -278,3 +279,23 @@ async def test_ocr_job_sweeps_orphans_and_reads_pending_posts(
     assert post is not None and post.ocr_status == "done" and PHRASE in post.ocr_text
     assert not app.memorial.images.exists(orphan.digest, orphan.ext)
     assert post.images and app.memorial.images.exists(post.images[0].digest, "png")
+
+
+async def test_cards_go_to_the_wall_channel_in_the_groups_language(
+    wall_no_ocr: App, tmp_path: Path, i18n: I18n
+) -> None:
+    app = wall_no_ocr
+    shot = tmp_path / "a.png"
+    shot.write_bytes(small_png())
+    admin = Console(app, tmp_path / "o", "root", admin=True)
+    out = await admin.say("/setup <#555> zh")
+    assert "卡片发布在：555" in out
+    ann = Console(app, tmp_path / "o", "ann")
+    out = await ann.say(f"/farewell Sol 再见 {shot}")
+    assert "[→ 555] 🕯 纪念 Sol" in out
+    assert i18n.t("zh_Hans", "memorial.posted", id=1) in out  # the poster hears back here
+    # A member presses the candle in the wall channel (its own chat, no language of its own).
+    in_channel = Console(app, tmp_path / "o", "bo")
+    in_channel.session.chat = ChatRef("console", "555", "group", "wall")
+    out = await in_channel.say("/press candle:1")
+    assert "✎ 🕯 纪念 Sol" in out and "1 支蜡烛" in out
