@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,7 +197,8 @@ class Companion:
     def system_prompt(self, persona: PersonaView, locale: str) -> str:
         """Our rules first, then the persona's sheet (the person's words) in a delimited block."""
         t = self.i18n.t
-        lines = [t(locale, "companion.prompt.rules", name=persona.name)]
+        # The name is the person's words too: short, and unable to open or close a DATA block.
+        lines = [t(locale, "companion.prompt.rules", name=neutralize(persona.name[:64]))]
         sheet = [f"{t(locale, 'companion.prompt.field.persona_name')}: {persona.name}"]
         for key in (
             "personality",
@@ -298,13 +299,14 @@ class Companion:
             spent += cost
         if lines:
             blocks.append(data_block("memories", "\n".join(lines)))
+        # Files sent with this message were sent to be read: they get their own, larger share.
+        upload_room = int(budget * self.tuning.memory_share)
         for name, body in attachments_text:
-            room = memory_cap - spent
-            if room <= 0:
+            if upload_room <= 0:
                 break
-            clipped = _clip_to_tokens(body, room, self.tokens, model.id)
+            clipped = _clip_to_tokens(body, upload_room, self.tokens, model.id)
             blocks.append(data_block(f"upload {neutralize(name)[:80]}", clipped))
-            spent += self.tokens.text(clipped, model.id)
+            upload_room -= self.tokens.text(clipped, model.id)
         if conversation is not None and conversation.summary:
             summary_cap = int(budget * self.tuning.summary_share)
             summary = _clip_to_tokens(conversation.summary, summary_cap, self.tokens, model.id)
@@ -621,8 +623,3 @@ def _clip_to_tokens(text: str, limit: int, est: TokenEstimator, model: str) -> s
         else:
             hi = mid - 1
     return text[:lo] + "…"
-
-
-def iter_parts(ctx: AssembledContext) -> Iterator[tuple[int, ContextPart]]:
-    """Index and part, for tools that print the request (`afterglow context`)."""
-    return enumerate(ctx.parts)

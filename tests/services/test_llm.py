@@ -377,3 +377,21 @@ def test_config_resolves_refs_and_builds_chains() -> None:
     with pytest.raises(ConfigError, match="unknown model"):
         LLMConfig(providers, default_model="nope")
     assert "sk-secret-9" not in repr(cfg)  # the key never shows in reprs or logs
+
+
+async def test_fake_server_embeddings_and_models(server: FakeOpenAI) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        models = (await http.get("/models")).json()
+        assert [m["id"] for m in models["data"]] == ["fake-model"]
+        body = {"model": "emb", "input": ["我们去湖边散步", "我们去湖边散步吧", "tax forms"]}
+        first = (await http.post("/embeddings", json=body)).json()
+        again = (await http.post("/embeddings", json=body)).json()
+    vectors = [d["embedding"] for d in first["data"]]
+    assert vectors == [d["embedding"] for d in again["data"]]  # deterministic
+    assert all(abs(sum(v * v for v in vec) - 1) < 1e-9 for vec in vectors)
+
+    def cos(a: list[float], b: list[float]) -> float:
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    assert cos(vectors[0], vectors[1]) > cos(vectors[0], vectors[2])
+    assert server.embedding_requests[0]["input"] == body["input"]

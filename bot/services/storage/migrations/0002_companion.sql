@@ -31,8 +31,10 @@ CREATE TABLE messages (
     created_at         REAL NOT NULL
 );
 CREATE INDEX messages_conversation ON messages(conversation_id, id);
--- Replies a killed process left mid-stream: found in O(1) at the start of the next turn.
+-- Replies a killed process left mid-stream, and messages still waiting for an answer: both
+-- are looked up on every turn, so neither may scan a long conversation.
 CREATE INDEX messages_streaming ON messages(conversation_id) WHERE status = 'streaming';
+CREATE INDEX messages_pending ON messages(conversation_id, id) WHERE status = 'pending';
 -- A message re-delivered after a crash (recovery re-runs its turn) is stored once.
 CREATE UNIQUE INDEX messages_key ON messages(conversation_id, msg_key) WHERE msg_key IS NOT NULL;
 
