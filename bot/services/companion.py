@@ -410,7 +410,7 @@ class Companion:
             before_id=message_id,
             attachments_text=attachments_text,
         )
-        if await self.repo.has_stale(conversation.id):
+        if conversation.has_streaming:
             # Inside the person's lock none of their replies can be streaming: such a row was
             # left by a process that died mid-reply.
             await self.repo.settle_stale(conversation.id)

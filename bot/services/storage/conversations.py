@@ -29,6 +29,8 @@ class Conversation:
     summary: str
     summary_upto: int
     summary_tokens: int
+    # A reply is marked `streaming`: mid-turn, or left behind by a process that died mid-reply.
+    has_streaming: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +71,15 @@ def _conversation(row: Any) -> Conversation:
         summary=str(row[4]),
         summary_upto=int(row[5]),
         summary_tokens=int(row[6]),
+        has_streaming=bool(row[7]),
     )
 
 
-_CONV_COLUMNS = "id, person_id, persona_id, started_at, summary, summary_upto, summary_tokens"
+_CONV_COLUMNS = (
+    "id, person_id, persona_id, started_at, summary, summary_upto, summary_tokens,"
+    " EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id"
+    " AND m.status = 'streaming')"
+)
 
 
 class Conversations:
@@ -246,14 +253,6 @@ class Conversations:
                 (conversation_id, answered_upto),
             )
             return reply_id
-
-    async def has_stale(self, conversation_id: int) -> bool:
-        """Whether a reply is marked `streaming` (only true mid-turn or after a crash)."""
-        row = await self.db.fetchone(
-            "SELECT 1 FROM messages WHERE conversation_id = ? AND status = 'streaming' LIMIT 1",
-            (conversation_id,),
-        )
-        return row is not None
 
     async def settle_stale(self, conversation_id: int) -> int:
         """Mark replies left `streaming` by a dead process as `partial`; how many were."""
