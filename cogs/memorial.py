@@ -271,11 +271,12 @@ class Memorial(Cog):
         locale = await self.memorial.group_locale(inv.chat)
         tr = _Bound(self.memorial.i18n, locale)
         result = await self.memorial.export(inv.chat, inv.user, inv.is_admin, tr, locale)
-        key = "memorial.export.ready_thumbs" if result.thumbs_only else "memorial.export.ready"
-        await inv.reply(
-            inv.tn(key, result.posts, count=result.posts),
-            files=[OutFile(result.data, result.filename)],
-        )
+        if result.partial:
+            text = inv.t("memorial.export.ready_partial", count=result.posts, total=result.total)
+        else:
+            key = "memorial.export.ready_thumbs" if result.thumbs_only else "memorial.export.ready"
+            text = inv.tn(key, result.posts, count=result.posts)
+        await inv.reply(text, files=[OutFile(result.data, result.filename)])
 
     @command(
         "wall",

@@ -22,7 +22,7 @@ import json
 import re
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final, Protocol
 
@@ -88,6 +88,12 @@ class GalleryExport:
     posts: int
     images: int
     thumbs_only: bool
+    total: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """True when only the newest posts fitted into one file."""
+        return self.posts < self.total
 
 
 async def build_gallery(
@@ -102,13 +108,44 @@ def _slug(title: str) -> str:
     return ascii_part[:40] or "wall"
 
 
+def _fit(request: GalleryRequest, store: ImageStore) -> tuple[list[GalleryPost], bool]:
+    """The posts that fit the size budget, and whether only thumbnails go in.
+
+    Full images go in when they all fit; otherwise thumbnails only, and when even those are too
+    many, the newest posts (the request's order) up to the budget.
+    """
+    budget = request.max_bytes * 0.9
+    seen: set[str] = set()
+    full_size = 0
+    for post in request.posts:
+        for img in post.images:
+            if img.digest not in seen and store.exists(img.digest, img.ext):
+                full_size += store.path(img.digest, img.ext).stat().st_size
+            seen.add(img.digest)
+    if full_size <= budget:
+        return list(request.posts), False
+    kept: list[GalleryPost] = []
+    seen.clear()
+    used = 0
+    for post in request.posts:
+        cost = 0
+        for img in post.images:
+            thumb = store.thumb_path(img.digest)
+            if img.digest not in seen and thumb.is_file():
+                cost += thumb.stat().st_size
+        if kept and used + cost > budget:
+            break
+        kept.append(post)
+        used += cost
+        seen.update(img.digest for img in post.images)
+    return kept, True
+
+
 def _build(request: GalleryRequest, store: ImageStore, tr: Translator) -> GalleryExport:
+    posts, thumbs_only = _fit(request, store)
+    total = len(request.posts)
+    request = replace(request, posts=posts)
     images = {img.digest: img for post in request.posts for img in post.images}
-    full_size = sum(
-        store.path(d, i.ext).stat().st_size for d, i in images.items() if store.exists(d, i.ext)
-    )
-    # Thumbnails are small; full images decide whether the zip fits what the platform can send.
-    thumbs_only = full_size > request.max_bytes * 0.9
     folder = f"afterglow-{_slug(request.title)}-{request.exported_at:%Y%m%d}"
     buffer = io.BytesIO()
     written: set[str] = set()
@@ -123,7 +160,7 @@ def _build(request: GalleryRequest, store: ImageStore, tr: Translator) -> Galler
                 name = f"images/{digest}.{image.ext}"
                 archive.write(store.path(digest, image.ext), f"{folder}/{name}", zipfile.ZIP_STORED)
                 written.add(name)
-        page = render_page(request, tr, written, thumbs_only=thumbs_only)
+        page = render_page(request, tr, written, thumbs_only=thumbs_only, total=total)
         archive.writestr(f"{folder}/index.html", page)
         manifest = build_manifest(request, written)
         archive.writestr(
@@ -136,6 +173,7 @@ def _build(request: GalleryRequest, store: ImageStore, tr: Translator) -> Galler
         posts=len(request.posts),
         images=len(images),
         thumbs_only=thumbs_only,
+        total=total,
     )
 
 
@@ -239,7 +277,12 @@ def _card(post: GalleryPost, request: GalleryRequest, tr: Translator, written: s
 
 
 def render_page(
-    request: GalleryRequest, tr: Translator, written: set[str], *, thumbs_only: bool = False
+    request: GalleryRequest,
+    tr: Translator,
+    written: set[str],
+    *,
+    thumbs_only: bool = False,
+    total: int | None = None,
 ) -> str:
     """The complete, self-contained `index.html`."""
     heading_key = (
@@ -254,6 +297,9 @@ def render_page(
     if not request.posts:
         cards = f'<p class="empty">{_e(tr.t("memorial.gallery.empty"))}</p>'
     note = f'<p class="note">{_e(tr.t("memorial.gallery.thumbs_only"))}</p>' if thumbs_only else ""
+    if total is not None and total > len(request.posts):
+        partial = tr.t("memorial.gallery.partial", shown=len(request.posts), total=total)
+        note += f'<p class="note">{_e(partial)}</p>'
     return f"""<!doctype html>
 <html lang="{_html_lang(request.locale)}">
 <head>

@@ -97,7 +97,7 @@ async def test_user_text_is_escaped_and_page_never_reaches_the_network(
 
 
 async def test_too_large_export_keeps_thumbnails_only(tmp_path: Path, i18n: I18n) -> None:
-    archive = await export(tmp_path, i18n, "en", max_bytes=50_000)
+    archive = await export(tmp_path, i18n, "en", max_bytes=120_000)
     names = archive.namelist()
     assert not [n for n in names if "/images/" in n]
     assert len([n for n in names if "/thumbs/" in n]) == 4
@@ -154,3 +154,21 @@ def test_gallery_renders_in_headless_chromium(tmp_path: Path) -> None:
             if abs(r - 149) + abs(g - 236) + abs(b - 105) < 30
         )
         assert green > 2_000
+
+
+async def test_a_wall_too_large_even_for_thumbnails_keeps_the_newest_posts(
+    tmp_path: Path, i18n: I18n
+) -> None:
+    store = ImageStore(tmp_path / "store")
+    posts = await sample_posts(store)
+    request = GalleryRequest(
+        title="wall", locale="en", posts=posts, exported_at=EXPORTED, max_bytes=40_000
+    )
+    result = await build_gallery(request, store, BoundI18n(i18n, "en"))
+    assert result.thumbs_only and result.partial
+    assert 1 <= result.posts < result.total == 4
+    archive = zipfile.ZipFile(io.BytesIO(result.data))
+    manifest = json.loads(read(archive, "manifest.json"))
+    assert [p["id"] for p in manifest["posts"]] == [4, 3, 2, 1][: result.posts]
+    page = read(archive, "index.html").decode()
+    assert f"the newest {result.posts} of 4 farewells" in page
