@@ -76,7 +76,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             operator = UserRef("cli", "operator", "operator")
             tr = _Bound(app, locale)
             try:
-                result = await app.memorial.export(chat, operator, True, tr, locale)
+                # A file on disk has no upload cap: everything goes in, full screenshots too.
+                result = await app.memorial.export(
+                    chat, operator, True, tr, locale, max_bytes=1 << 40
+                )
             except UserError as exc:
                 print(f"error: {app.i18n.t(locale, exc.key, **exc.params)}", file=sys.stderr)
                 return 1

@@ -344,9 +344,19 @@ class MemorialService:
     # --- export ---------------------------------------------------------------------------
 
     async def export(
-        self, chat: ChatRef, user: UserRef, is_admin: bool, tr: Translator, locale: str
+        self,
+        chat: ChatRef,
+        user: UserRef,
+        is_admin: bool,
+        tr: Translator,
+        locale: str,
+        *,
+        max_bytes: int | None = None,
     ) -> GalleryExport:
-        """The whole wall for admins; a member's own (named) posts otherwise."""
+        """The whole wall for admins; a member's own (named) posts otherwise.
+
+        `max_bytes` overrides the upload-sized budget (the operator's CLI export has none).
+        """
         group = await self.group(chat)
         person = None
         if not is_admin:
@@ -360,7 +370,7 @@ class MemorialService:
             posts=[_gallery_post(p) for p in posts],
             exported_at=datetime.fromtimestamp(self.clock(), UTC),
             personal=person is not None,
-            max_bytes=self.limits.export_max_bytes,
+            max_bytes=max_bytes or self.limits.export_max_bytes,
         )
         return await build_gallery(request, self.images, tr)
 
