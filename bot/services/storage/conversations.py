@@ -160,20 +160,21 @@ class Conversations:
         A message with a `key` already stored (a re-delivery after a crash) is not stored twice.
         """
         async with self.db.write() as conn:
-            if key is not None:
-                cur = await conn.execute(
-                    "SELECT id FROM messages WHERE conversation_id = ? AND msg_key = ?",
-                    (conversation_id, key),
-                )
-                found = await cur.fetchone()
-                if found:
-                    return int(found[0])
             cur = await conn.execute(
                 "INSERT INTO messages (conversation_id, role, text, status, tokens, msg_key,"
-                " created_at) VALUES (?, 'user', ?, 'pending', ?, ?, ?)",
+                " created_at) VALUES (?, 'user', ?, 'pending', ?, ?, ?)"
+                " ON CONFLICT (conversation_id, msg_key) WHERE msg_key IS NOT NULL DO NOTHING",
                 (conversation_id, text, tokens, key, self._clock()),
             )
-            return int(cur.lastrowid or 0)
+            if cur.rowcount > 0:
+                return int(cur.lastrowid or 0)
+            cur = await conn.execute(
+                "SELECT id FROM messages WHERE conversation_id = ? AND msg_key = ?",
+                (conversation_id, key),
+            )
+            found = await cur.fetchone()
+            assert found is not None
+            return int(found[0])
 
     async def save_progress(
         self,
