@@ -177,7 +177,9 @@ async def check(app: App, expected: int) -> dict[str, Any]:
     }
 
 
-async def run(users: int, per_user: int, fault_rate: float, seed: int) -> dict[str, Any]:
+async def run(
+    users: int, per_user: int, fault_rate: float, seed: int, think: float = 0.0
+) -> dict[str, Any]:
     """The whole run; returns the JSON-ready result."""
     rng = random.Random(seed)
     i18n = I18n.load()
@@ -194,6 +196,9 @@ async def run(users: int, per_user: int, fault_rate: float, seed: int) -> dict[s
                     user = UserRef("bench", f"u{n}", f"user {n}")
                     chat = ChatRef("bench", f"dm:{n}", "dm", "")
                     for i in range(per_user):
+                        if think:
+                            # People pause between messages; 0 = a closed-loop saturation run.
+                            await asyncio.sleep(rng.expovariate(1.0 / think))
                         text = QUESTIONS[(n + i) % len(QUESTIONS)]
                         msg = IncomingMessage(user, chat, text, key=f"{n}:{i}")
                         start = time.perf_counter()
@@ -230,6 +235,7 @@ async def run(users: int, per_user: int, fault_rate: float, seed: int) -> dict[s
         "messages_per_user": per_user,
         "messages": total,
         "fault_rate": fault_rate,
+        "think_seconds": think,
         "faults_injected": dict(server.faults),
         "platform_failures": replier.failures,
         "model_requests": len(server.requests),
@@ -266,9 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=20, help="messages per person")
     parser.add_argument("--fault-rate", type=float, default=0.05, help="share of faulty requests")
     parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="mean seconds a person pauses between messages"
+    )
     args = parser.parse_args(argv)
     users, per_user = (20, 5) if args.quick else (args.users, args.messages)
-    result = asyncio.run(run(users, per_user, args.fault_rate, args.seed))
+    result = asyncio.run(run(users, per_user, args.fault_rate, args.seed, args.think))
     result["mode"] = "quick" if args.quick else "full"
     json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
