@@ -163,3 +163,31 @@ async def test_wall_through_telegram(live: App, server: FakeTelegram) -> None:
     assert await app.memorial.repo.get(1) is None
     images = app.settings.data_dir / "images"
     assert not [p for p in images.rglob("*") if p.is_file()]
+
+
+async def test_farewell_as_a_reply_to_an_album(live: App, server: FakeTelegram) -> None:
+    app = live
+    app.memorial.ocr = None  # this test is about the album reaching the wall
+    shots = [zh_screenshot(f"第{i}张") for i in (1, 2)]
+    album = []
+    for i, shot in enumerate(shots, 1):
+        server.add_file(f"album-{i}", shot)
+        msg = photo_message(f"album-{i}", len(shot), "/x", MEI)
+        del msg["caption"], msg["caption_entities"]  # album photos without a caption
+        msg["media_group_id"] = "grp-1"
+        album.append(msg)
+        server.push({"message": msg})
+    await server.idle()
+    reply = text_message(
+        "/farewell 阿月 2026-02-14 两张截图",
+        message_id=next(_ids),
+        user=MEI,
+        chat=GROUP,
+        reply_to_message=album[0],
+    )
+    server.push({"message": reply})
+    (card,) = await server.wait_for("sendMessage", chat_id=GROUP["id"])
+    assert "阿月" in card.params["text"]
+    await server.wait_for("sendPhoto", 2, chat_id=GROUP["id"])
+    post = await app.memorial.repo.get(1)
+    assert post is not None and len(post.images) == 2
