@@ -389,6 +389,10 @@ class DurableRouter(Router):
         if not platforms:
             return report
         open_turns = await self.turns.open_turns(platforms, before=self.started_at)
+        if self.is_crisis is not None:
+            # A person in crisis is answered first; the rest keep their order (sort is stable).
+            screen = self.is_crisis
+            open_turns.sort(key=lambda t: not screen(t.text))
         open_keys = {(t.platform, t.key) for t in open_turns}
         for row in await self.outbox.pending(platforms):
             if (row.platform, row.inbox_key) in open_keys:

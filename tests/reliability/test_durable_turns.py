@@ -228,3 +228,25 @@ async def test_console_recovery_answers_only_its_own_chat(
         finally:
             await again.close()
     assert len(fake_llm.requests) == requests + 2
+
+
+async def test_recovery_answers_a_person_in_crisis_first(
+    data_dir: Path, fake_llm: FakeOpenAI, i18n: I18n
+) -> None:
+    settings = make_settings(data_dir, fake_llm)
+    fake_llm.always(Status(500))
+    app = await open_app(settings, i18n)
+    try:
+        await app.router.handle_message(dm("jo", "what a day", key="calm"), FakeReplier())
+        await app.router.handle_message(dm("kim", "我不想活了", key="crisis"), FakeReplier())
+    finally:
+        await app.close()
+    fake_llm.always(None)
+    again = await open_app(settings, i18n)
+    try:
+        out = FakeReplier()
+        again.durable.register_deliverer("console", ReplierDeliverer(out, ["dm:jo", "dm:kim"]))
+        report = await again.durable.recover()
+        assert report.turns == ["crisis", "calm"]
+    finally:
+        await again.close()
