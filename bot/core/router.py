@@ -138,7 +138,9 @@ class Router:
                 raise PermissionDenied()
             await cmd.callback(inv, **inv.options)
         except BotError as err:
-            await self._reply_error(inv.replier, inv.locale, err, ephemeral=True)
+            # Errors of personal commands stay private; others answer where the command was used
+            # (on Telegram an "ephemeral" group reply means a detour through private chat).
+            await self._reply_error(inv.replier, inv.locale, err, ephemeral=inv.personal)
         except Exception as exc:
             log_failure(log, f"command /{cmd.spec.qualified} failed", exc)
             await self._reply_error(inv.replier, inv.locale, unexpected(exc))

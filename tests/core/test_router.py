@@ -87,7 +87,7 @@ async def test_dm_only_command_in_group_gets_localized_refusal(parts, i18n: I18n
     assert await router.run_text(ANN, GROUP, "/private", replier)
     assert demo.calls == []
     assert replier.texts == [i18n.t("zh_Hans", "errors.dm_only")]
-    assert replier.sent[0].ephemeral
+    assert not replier.sent[0].ephemeral  # not a personal command: answered in place
 
 
 async def test_admin_only_command_refuses_members_and_runs_for_admins(parts, i18n: I18n) -> None:
