@@ -78,10 +78,13 @@ async def test_reply_lost_between_generation_and_send_is_delivered_once(
 
     restarted = await open_app(settings, i18n)
     try:
+        # An adapter-level dedupe mark (Telegram's update id) is not a turn to answer.
+        assert await restarted.users.record_inbound("console", "u12345")
         out = FakeReplier()
-        restarted.durable.register_deliverer("console", ReplierDeliverer(out, [msg.chat.id]))
+        restarted.durable.register_deliverer("console", ReplierDeliverer(out, [msg.chat.id, ""]))
+        restarted.durable.started_at += 1
         report = await restarted.durable.recover()
-        assert report.delivered == 1
+        assert report.delivered == 1 and report.given_up == 0
         assert out.texts == [REPLY]
         assert len(fake_llm.requests) == 1  # delivered from the outbox, not generated again
         again = await restarted.durable.recover()

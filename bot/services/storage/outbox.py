@@ -131,7 +131,8 @@ class TurnStore:
             "SELECT platform, key, chat_id, chat_kind, user_id, user_name, locale_hint,"
             " COALESCE(text, ''), attempts, received_at FROM inbox"
             f" WHERE status IN ('received', 'pending') AND platform IN ({marks})"
-            " AND received_at < ? ORDER BY received_at, key",
+            # Rows without a chat are adapter-level dedupe marks (e.g. Telegram update ids).
+            " AND chat_id != '' AND received_at < ? ORDER BY received_at, key",
             (*names, before),
         )
         return [
