@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ChatMessage = Mapping[str, Any]
 T = TypeVar("T")
+POOL_SHARDS = 16
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 # A provider that cannot serve us at all: move on to the next model without retrying.
 UNUSABLE_STATUS = frozenset({401, 402, 403, 404})
@@ -155,11 +156,21 @@ class LLMClient:
     ) -> None:
         self.config = config
         self._own_http = http is None
-        # Unbounded connections: a thousand people may be streaming at once.
-        self._http = http or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-            timeout=httpx.Timeout(config.attempt_timeout),
+        # Unbounded connections (a thousand people may be streaming at once), spread over a few
+        # pools: httpcore re-scans every waiting request of a pool whenever a request starts or
+        # ends, which grows quadratically with the number of concurrent streams.
+        self._pool = (
+            [http]
+            if http is not None
+            else [
+                httpx.AsyncClient(
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=16),
+                    timeout=httpx.Timeout(config.attempt_timeout),
+                )
+                for _ in range(POOL_SHARDS)
+            ]
         )
+        self._turn = 0
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
@@ -172,7 +183,14 @@ class LLMClient:
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""
         if self._own_http:
-            await self._http.aclose()
+            for client in self._pool:
+                await client.aclose()
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """The next pool, round robin (a request stays on the pool it was sent with)."""
+        self._turn = (self._turn + 1) % len(self._pool)
+        return self._pool[self._turn]
 
     def breaker(self, provider: str) -> CircuitBreaker:
         """The breaker guarding `provider`."""
