@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.commands import Cog, Registry
 from bot.core.context import Replier
@@ -26,6 +26,9 @@ from bot.services.storage.outbox import Outbox, TurnStore
 from bot.services.storage.usage import UsageStore
 from bot.services.storage.users import Users
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.services.memorial import MemorialPersonalData
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +122,13 @@ class App:
         embedding, client = embedder_from_settings(self.settings)
         if client is not None:
             self._closers.append(client.aclose)
+        # The memorial wall's posts too (issue 7): listed by /export, removed by /forget all.
+        memorial_data = self._memorial_data()
         self.memory_stack = MemoryStack.build(
             self.db,
             self.users,
-            sections=(care_data,),
-            holders=(care_data,),
+            sections=(care_data, memorial_data),
+            holders=(care_data, memorial_data),
             settings=embedding.settings if embedding else None,
             embedder=embedding.embedder if embedding else None,
         )
@@ -152,12 +157,21 @@ class App:
             )
             self._closers.append(self.companion.aclose)
 
-    def _build_memorial(self) -> None:
-        """The memorial wall (issue 7): image store, offline OCR, and the wall service."""
+    def _memorial_data(self) -> MemorialPersonalData:
+        """The memorial wall's storage (built before the memory stack, which lists its rows)."""
         from bot.services.images import ImageStore
+        from bot.services.memorial import MemorialPersonalData
+        from bot.services.storage.memorial import MemorialRepo
+
+        self.memorial_repo = MemorialRepo(self.db)
+        self.images = ImageStore(self.settings.data_dir / "images")
+        self.memorial_data = MemorialPersonalData(self.memorial_repo, self.images)
+        return self.memorial_data
+
+    def _build_memorial(self) -> None:
+        """The memorial wall (issue 7): offline OCR and the wall service."""
         from bot.services.memorial import MemorialService
         from bot.services.ocr import OcrEngine, RapidOcrEngine, VisionOcrEngine
-        from bot.services.storage.memorial import MemorialRepo
 
         section = self.settings.section("memorial")
         # The engine loads its bundled models lazily, on the first screenshot.
@@ -171,13 +185,7 @@ class App:
             client = LLMClient(self.llm_config)
             self._closers.append(client.aclose)
             ocr = VisionOcrEngine(LlmImageReader(client, str(vision_model)), ocr)
-        self.memorial = MemorialService(
-            MemorialRepo(self.db),
-            self.users,
-            ImageStore(self.settings.data_dir / "images"),
-            self.i18n,
-            ocr,
-        )
+        self.memorial = MemorialService(self.memorial_repo, self.users, self.images, self.i18n, ocr)
         self.jobs.append(self.memorial.run_ocr)
 
     async def on_joined_group(self, chat: ChatRef, replier: Replier) -> None:
@@ -186,10 +194,9 @@ class App:
 
     def _build_cogs(self) -> list[Cog]:
         """The cogs, in help order; group-capable cogs never receive memory services."""
+        from cogs.companion import CompanionChat
         from cogs.help import Help
         from cogs.language import Language
-
-        from cogs.companion import CompanionChat
 
         cogs: list[Cog] = [Help(self.registry), Language(self.users), CompanionChat(self.companion)]
         from cogs.memorial import Memorial

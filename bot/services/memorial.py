@@ -485,3 +485,64 @@ def _gallery_post(post: Post) -> GalleryPost:
         candles=post.candles,
         ocr_text=post.ocr_text,
     )
+
+
+class MemorialPersonalData:
+    """The wall's part of a person's rights: `/export` lists their posts, `/forget all` removes
+    them (with their candles and keepsakes), `/link` moves them to the joined person.
+
+    Implements `bot.services.exports.ExportSection` and `bot.services.privacy.PersonalData`.
+    Deleting runs inside the privacy service's transaction, so the image files are swept by a
+    task that waits for that transaction to end.
+    """
+
+    name = "memorial"
+
+    def __init__(self, repo: MemorialRepo, images: ImageStore) -> None:
+        self.repo = repo
+        self.images = images
+        self._sweeps: set[asyncio.Task[int]] = set()
+
+    async def dump(self, person_id: int) -> list[dict[str, object]]:
+        """The person's farewell posts (text and image hashes; screenshots stay on the wall)."""
+        posts = await self.repo.posts_by_person(person_id, limit=10_000)
+        return [
+            {
+                "id": p.id,
+                "created_at": datetime.fromtimestamp(p.created_at, UTC).isoformat(),
+                "companion": p.companion,
+                "date": p.farewell_date,
+                "caption": p.caption,
+                "anonymous": p.anonymous,
+                "candles": p.candles,
+                "ocr_text": p.ocr_text,
+                "images": [i.digest for i in p.images],
+            }
+            for p in posts
+        ]
+
+    async def restore(self, conn: object, person_id: int, data: object) -> int:
+        """Posts belong to a group's wall, so an import does not recreate them."""
+        return 0
+
+    async def delete_person(self, conn: object, person_id: int) -> int:
+        """Remove the person's posts, candles and keepsakes (inside the caller's transaction)."""
+        removed = await self.repo.delete_person(conn, person_id)
+        task = asyncio.create_task(self._sweep_after_commit())
+        self._sweeps.add(task)
+        task.add_done_callback(self._sweeps.discard)
+        return removed
+
+    async def move_person(self, conn: object, source: int, target: int) -> None:
+        await self.repo.move_person(conn, source, target)
+
+    async def _sweep_after_commit(self) -> int:
+        # Taking the write lock waits for the deleting transaction to commit or roll back.
+        async with self.repo.db.write():
+            pass
+        return await self.images.sweep(await self.repo.referenced_digests())
+
+    async def wait(self) -> None:
+        """Wait for pending file sweeps (tests)."""
+        while self._sweeps:
+            await asyncio.gather(*self._sweeps, return_exceptions=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from collections import deque
 from pathlib import Path
 
@@ -90,3 +91,38 @@ def test_group_capable_cogs_hold_no_memory_or_persona_service(app: App) -> None:
             )
     keep = app.registry.find("keep")
     assert keep is not None and keep.spec.where == Where.DM
+
+
+async def test_forget_all_removes_posts_candles_keepsakes_and_files(
+    app: App, tmp_path: Path
+) -> None:
+    app.memorial.ocr = None
+    shot = tmp_path / "bye.png"
+    shot.write_bytes(en_screenshot("Goodbye"))
+    other = tmp_path / "other.png"
+    other.write_bytes(en_screenshot("Another"))
+    group, gout, _ = console(app, tmp_path, "mei", "g1")
+    bo_group, bout, _ = console(app, tmp_path, "bo", "g1")
+    dm, dout, answers = console(app, tmp_path, "mei", None)
+    await say(group, gout, f"/farewell Juniper {shot}")
+    await say(bo_group, bout, f"/farewell Sol {other}")
+    await say(group, gout, "/press candle:2")
+    await say(dm, dout, "/keep 1")
+
+    export = await say(dm, dout, "/export")
+    assert "📎" in export
+    (archive,) = (tmp_path / "out").glob("afterglow-export-*.zip")
+    with zipfile.ZipFile(archive) as z:
+        body = "".join(
+            z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith(".json")
+        )
+    assert '"memorial"' in body and "Juniper" in body
+
+    answers.append("yes")
+    await say(dm, dout, "/forget all")
+    await app.memorial_data.wait()
+    assert await app.memorial.repo.get(1) is None
+    bo_post = await app.memorial.repo.get(2)
+    assert bo_post is not None and bo_post.candles == 0  # mei's candle went with her
+    kept = {p.stem for p in (app.settings.data_dir / "images").rglob("*.png")}
+    assert kept == {bo_post.images[0].digest}

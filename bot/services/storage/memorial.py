@@ -315,6 +315,36 @@ class MemorialRepo:
             [(person_id, memory_id, post_id, img.digest, img.ext, now) for img in images],
         )
 
+    # --- a person's rights (called inside the privacy service's transaction) -------------
+
+    @staticmethod
+    async def delete_person(conn: Any, person_id: int) -> int:
+        """Delete a person's posts (with their images' rows and candles), candles and keepsakes."""
+        removed = 0
+        for sql in (
+            "DELETE FROM memorial_keepsakes WHERE person_id = ?",
+            "DELETE FROM memorial_candles WHERE person_id = ?",
+            "DELETE FROM memorial_posts WHERE person_id = ?",
+        ):
+            cur = await conn.execute(sql, (person_id,))
+            removed += max(cur.rowcount, 0)
+        return removed
+
+    @staticmethod
+    async def move_person(conn: Any, source: int, target: int) -> None:
+        """Give `source`'s posts, candles and keepsakes to `target` (one candle per post stays)."""
+        await conn.execute(
+            "UPDATE memorial_posts SET person_id = ? WHERE person_id = ?", (target, source)
+        )
+        await conn.execute(
+            "UPDATE OR IGNORE memorial_candles SET person_id = ? WHERE person_id = ?",
+            (target, source),
+        )
+        await conn.execute("DELETE FROM memorial_candles WHERE person_id = ?", (source,))
+        await conn.execute(
+            "UPDATE memorial_keepsakes SET person_id = ? WHERE person_id = ?", (target, source)
+        )
+
     # --- candles ------------------------------------------------------------------------
 
     async def light_candle(self, post_id: int, person_id: int) -> tuple[bool, int]:
