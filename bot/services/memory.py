@@ -41,7 +41,7 @@ from bot.services.imports.chatgpt import Conversation, ConversationFilter, iter_
 from bot.services.imports.letter import chunk_letter, read_letter
 from bot.services.search_terms import query_terms
 from bot.services.storage.db import Database
-from bot.services.storage.memories import Memories, Memory, NewMemory
+from bot.services.storage.memories import Candidate, Memories, Memory, NewMemory
 from bot.services.storage.personas import Personas
 from bot.services.storage.users import Users
 
@@ -180,7 +180,7 @@ class MemoryService:
         terms = query_terms(query, trigram_words=self.settings.trigram_words)
         pool = max(self.settings.pool, k)
         rankings: list[dict[int, float]] = []
-        found: dict[int, Memory] = {}
+        found: dict[int, Candidate] = {}
         for table, expression in (
             ("memories_fts", terms.match_expression()),
             ("memories_terms", terms.terms_expression()),
@@ -189,61 +189,53 @@ class MemoryService:
                 rows = await self.memories.search_match(
                     person_id, persona_id, expression, pool, table=table
                 )
-                rankings.append(self._with_neighbours_scores(rows, found))
+                rankings.append(_collect(rows, found))
         if terms.short:
             rows = await self.memories.search_like(person_id, persona_id, terms.short, pool)
-            rankings.append(self._with_neighbours_scores(rows, found))
+            rankings.append(_collect(rows, found))
         if self.embedder is not None and query.strip():
             vector_scores = await self._vector_scores(person_id, persona_id, query, pool)
             if vector_scores:
                 rankings.append(vector_scores)
                 missing = set(vector_scores) - set(found)
-                for memory in await self.memories.by_ids(person_id, missing):
-                    found[memory.id] = memory
+                for candidate in await self.memories.candidates(person_id, missing):
+                    found[candidate.id] = candidate
         if not rankings:
             return []
         scores = await self._smooth(person_id, rankings, found)
         ordered = sorted(
             (i for i in scores if i in found),
             key=lambda i: (-scores[i], -found[i].pinned, -found[i].created_at, -i),
-        )
-        return [_hit(found[i], scores[i]) for i in ordered[:k]]
-
-    @staticmethod
-    def _with_neighbours_scores(
-        rows: list[tuple[Memory, float]], found: dict[int, Memory]
-    ) -> dict[int, float]:
-        out: dict[int, float] = {}
-        for memory, score in rows:
-            found[memory.id] = memory
-            out[memory.id] = score
-        return out
+        )[:k]
+        # Only the winners' text is read.
+        rows_by_id = {m.id: m for m in await self.memories.by_ids(person_id, ordered)}
+        return [_hit(rows_by_id[i], scores[i]) for i in ordered if i in rows_by_id]
 
     async def _smooth(
-        self, person_id: int, rankings: list[dict[int, float]], found: dict[int, Memory]
+        self, person_id: int, rankings: list[dict[int, float]], found: dict[int, Candidate]
     ) -> dict[int, float]:
         """Neighbour smoothing per ranking, then RRF across rankings (a single one passes)."""
         weight = self.settings.neighbour_weight
-        wanted = {n for ranking in rankings for i in ranking for n in (i - 1, i + 1)} - set(found)
-        for extra in await self.memories.by_ids(person_id, wanted):
+        grouped = [i for ranking in rankings for i in ranking if found[i].group is not None]
+        wanted = {n for i in grouped for n in (i - 1, i + 1)} - set(found)
+        for extra in await self.memories.candidates(person_id, wanted):
             found[extra.id] = extra
         smoothed: list[dict[int, float]] = []
         for ranking in rankings:
             out: dict[int, float] = {}
-            candidates = set(ranking) | {n for i in ranking for n in (i - 1, i + 1)}
+            candidates = set(ranking) | {
+                n for i in ranking if found[i].group is not None for n in (i - 1, i + 1)
+            }
             for i in candidates:
                 current = found.get(i)
                 if current is None:
                     continue
                 score = ranking.get(i, 0.0)
-                for n in (i - 1, i + 1):
-                    other = found.get(n)
-                    if (
-                        other is not None
-                        and other.group is not None
-                        and other.group == current.group
-                    ):
-                        score += weight * ranking.get(n, 0.0)
+                if current.group is not None:
+                    for n in (i - 1, i + 1):
+                        other = found.get(n)
+                        if other is not None and other.group == current.group:
+                            score += weight * ranking.get(n, 0.0)
                 if score > 0:
                     out[i] = score
             smoothed.append(out)
@@ -463,6 +455,14 @@ class MemoryService:
             raise UserError("imports.chatgpt.none_chosen")
         await self.embed_pending(person)
         return HistoryImport(conversations, turns, len(styles), skipped)
+
+
+def _collect(rows: list[tuple[Candidate, float]], found: dict[int, Candidate]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for candidate, score in rows:
+        found[candidate.id] = candidate
+        out[candidate.id] = score
+    return out
 
 
 def _take(stream: Iterator[Conversation], n: int) -> list[Conversation]:

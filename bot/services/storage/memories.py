@@ -58,6 +58,29 @@ class Memory:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """What ranking needs of a memory (no text): its id, group, pin and age."""
+
+    id: int
+    group: tuple[str, int] | None
+    pinned: bool
+    created_at: float
+
+
+_LIGHT: Final = "m.id, m.letter_id, m.conversation_id, m.pinned, m.created_at"
+
+
+def _candidate(row: aiosqlite.Row | tuple[Any, ...]) -> Candidate:
+    if row[1] is not None:
+        group: tuple[str, int] | None = ("letter", int(row[1]))
+    elif row[2] is not None:
+        group = ("conversation", int(row[2]))
+    else:
+        group = None
+    return Candidate(int(row[0]), group, bool(row[3]), float(row[4]))
+
+
+@dataclass(frozen=True, slots=True)
 class NewMemory:
     """A memory about to be stored."""
 
@@ -318,19 +341,19 @@ class Memories:
         kinds: Sequence[str] = SEARCHABLE,
         *,
         table: str = "memories_fts",
-    ) -> list[tuple[Memory, float]]:
+    ) -> list[tuple[Candidate, float]]:
         """BM25-ranked matches in `table` (memories_fts: trigram, memories_terms: bigrams and
         stems) for an FTS5 `expression`; the score is higher-is-better."""
         if table not in ("memories_fts", "memories_terms"):
             raise ValueError(f"unknown index {table!r}")
         rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS}, bm25({table}) AS score FROM {table}"
+            f"SELECT {_LIGHT}, bm25({table}) AS score FROM {table}"
             f" JOIN memories m ON m.id = {table}.rowid"
             f" WHERE {table} MATCH ? AND {_SCOPE} AND {_kinds_clause(kinds)}"
             " ORDER BY score LIMIT ?",
             (expression, person_id, persona_id, limit),
         )
-        return [(_memory(r), -float(r[12])) for r in rows]
+        return [(_candidate(r), -float(r[5])) for r in rows]
 
     async def search_like(
         self,
@@ -339,19 +362,19 @@ class Memories:
         needles: Sequence[str],
         limit: int,
         kinds: Sequence[str] = SEARCHABLE,
-    ) -> list[tuple[Memory, float]]:
+    ) -> list[tuple[Candidate, float]]:
         """Rows containing any needle (base-table LIKE), scored by how many needles they hold."""
         if not needles:
             return []
         hits = " + ".join("(m.body LIKE ? ESCAPE '\\')" for _ in needles)
         patterns = [f"%{escape_like(n)}%" for n in needles]
         rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS}, ({hits}) AS score FROM memories m"
+            f"SELECT {_LIGHT}, ({hits}) AS score FROM memories m"
             f" WHERE {_SCOPE} AND {_kinds_clause(kinds)} AND score > 0"
             " ORDER BY score DESC, m.pinned DESC, m.created_at DESC, m.id DESC LIMIT ?",
             (*patterns, person_id, persona_id, limit),
         )
-        return [(_memory(r), float(r[12])) for r in rows]
+        return [(_candidate(r), float(r[5])) for r in rows]
 
     async def by_ids(self, person_id: int, ids: Iterable[int]) -> list[Memory]:
         wanted = sorted(set(ids))
@@ -363,6 +386,18 @@ class Memories:
             (person_id, *wanted),
         )
         return [_memory(r) for r in rows]
+
+    async def candidates(self, person_id: int, ids: Iterable[int]) -> list[Candidate]:
+        """Ranking facts for some ids of this person (neighbours of matches)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        marks = ", ".join("?" * len(wanted))
+        rows = await self.db.fetchall(
+            f"SELECT {_LIGHT} FROM memories m WHERE m.person_id = ? AND m.id IN ({marks})",
+            (person_id, *wanted),
+        )
+        return [_candidate(r) for r in rows]
 
     async def letters(self, person_id: int) -> list[Letter]:
         rows = await self.db.fetchall(
