@@ -211,9 +211,5 @@ context_window = 16000
         )
         assert code == 0, err
         assert "你的消息已经保存" in out
-        code, out, err = await afterglow(env, "chat", "--user", "kai", stdin="hello?\n")
-        assert "Your message is saved" in out
-    pending = rows(
-        tmp_path / "data", "SELECT text FROM messages WHERE status = 'pending' ORDER BY id"
-    )
-    assert ("还在吗？",) in pending and ("hello?",) in pending
+    pending = rows(tmp_path / "data", "SELECT text FROM messages WHERE status = 'pending'")
+    assert pending == [("还在吗？",)]  # kept, to be answered when a model is back
