@@ -107,7 +107,7 @@ EN_RULES: tuple[Rule, ...] = (
         r"contemplating|thinking (?:about|of)|thoughts of|think about|plan|planning|planned)\s"
         r"(?:committing |doing )?suicide\b"),
     _en("en.suicidal_thoughts", H, r"\bsuicidal (?:thoughts|ideation|feelings|urges|again)\b"),
-    _en("en.suicide_note", H, r"\b(?:my|a|wrote|writing|write) (?:suicide|goodbye) (?:note|letter)\b"),
+    _en("en.suicide_note", H, r"\b(?:my|a|wrote|writing|write) suicide (?:note|letter)\b"),
     _en("en.want_die", H, r"\b(?:want|wanted|wanting|wish|would like|ready|deserve|need|trying|"
         r"would rather|prefer) to (?:die|be dead|not be alive|not exist|not be here)\b"),
     _en("en.wish_die", H, r"\bwish (?:i|that i) could (?:just )?(?:die|be dead|stop existing)\b"),
@@ -127,6 +127,14 @@ EN_RULES: tuple[Rule, ...] = (
         r"(?! with\b| for\b| between\b| here\b| at\b| on\b| early\b)"),
     _en("en.ledge", H, r"\b(?:on|at|standing on|up on|sitting on) (?:the |a |this )?(?:roof|ledge|bridge|edge|balcony|"
         r"rooftop|railing|cliff)\b[^.!?]{0,30}\b(?:jump|let go|fall)\b"),
+    _en("en.search_ways", H, r"\b(?:googling|searching|looking up|researching|reading about|google|search)\s"
+        r"(?:for )?(?:ways|how) to (?:die|kill myself|end (?:it|my life)|commit suicide)\b"),
+    _en("en.cutting_again", H, r"\b(?:been|started|keep|kept|back to) cutting(?: myself)?\b|\bcutting again\b"),
+    _en("en.rather_die", H, r"\b(?:would|i would) rather die\b|\bprefer to die\b"),
+    _en("en.saved_pills", H, r"\b(?:saved|saving|stockpiled|stockpiling|hoarded|hoarding|collected|collecting)"
+        r"\s(?:up )?(?:enough |all (?:my |the )?)?(?:pills|tablets|meds|medication|sleeping pills)\b"),
+    _en("en.use_on_myself", H, r"\b(?:use|using|turn|turning|point|pointing) (?:it|the gun|a gun|the knife|a knife|"
+        r"the blade|them) on myself\b"),
     _en("en.wish_dead", H, r"\bwish (?:i|that i) (?:was|were|could be) (?:dead|gone for good|never born)\b"),
     _en("en.better_dead", H, r"\b(?:better off|rather be) dead\b"),
     _en("en.better_without_me", H, r"\b(?:better off|happier|be better|better|easier)\s(?:off )?without me\b"),
@@ -140,7 +148,7 @@ EN_RULES: tuple[Rule, ...] = (
         r"(?! with\b| for\b| between\b| here\b| on a\b| early\b| at\b| now and\b)\b"),
     _en("en.end_it_all", H, r"\bend(?:ing)? it all\b"),
     _en("en.no_reason", H, r"\b(?:no|do not see a|do not have a|cannot find a|cannot see a|not a single) (?:reason|point|will) "
-        r"(?:to|in) (?:keep |keep on )?(?:live|living|being alive|go on|"
+        r"(?:for me )?(?:to|in) (?:keep |keep on )?(?:live|living|being alive|go on|"
         r"going on|stay alive|staying alive)\b"),
     _en("en.nothing_to_live_for", H, r"\bnothing (?:left )?to live for\b"),
     _en("en.not_worth_living", H, r"\b(?:not|no longer|is not|isn't) worth living\b", negatable=False,
@@ -183,6 +191,12 @@ EN_RULES: tuple[Rule, ...] = (
     _en("en.how_long", C, r"\bhow (?:much )?longer i can (?:keep going|go on|do this|hold on|take (?:this|it))\b",
         negatable=False),
     _en("en.not_exist", C, r"\b(?:wish i could|wish i did|want to)(?: just)? not exist\b|\brather be gone\b"),
+    _en("en.on_the_edge", C, r"\bi am (?:on|at|standing on) (?:the|a|this) (?:bridge|roof|ledge|edge|rooftop|cliff)\b"),
+    _en("en.pointless", C, r"\b(?:everything|life|nothing|it all)\b[^.!?]{0,10}\b(?:feels|is|seems)\s"
+        r"(?:so |completely |totally )?(?:pointless|meaningless)\b"),
+    _en("en.tired_fighting", C, r"\btired of (?:fighting|trying|being strong|holding on)\b"),
+    _en("en.pain_stop", C, r"\b(?:want|need) (?:the|this|all the|all this) pain to (?:stop|end|go away)\b"),
+    _en("en.done_everything", C, r"\bdone with (?:everything|it all|all of it)\b"),
     _en("en.disappear", C, r"\b(?:want to|wish i could|going to|just want to|feel like)\s(?:just )?(?:disappear|disappearing|vanishing|vanish|"
         r"sleep forever|fall asleep forever|not wake up|fade away)\b"),
     _en("en.not_wake", C, r"\bdo not want to wake up\b", negatable=False),
@@ -206,7 +220,7 @@ EN_RULES: tuple[Rule, ...] = (
 ZH_RULES: tuple[Rule, ...] = (
     # --- high ----------------------------------------------------------------------------
     _zh("zh.want_die", H, r"(?<![不没别莫])(?:好|很|真|超|真的|就|只)?想(?:去)?死(?![你他她它我您]|的心)"),
-    _zh("zh.go_die", H, r"(?:我|想|要|我要|我想)去死(?![吧磕])"),
+    _zh("zh.go_die", H, r"(?:我|想|要|我要|我想|就|会|得)去死(?![吧磕])"),
     _zh("zh.not_live", H, r"(?:不|唔)想(?:再)?(?:活|生存)(?:了|下去|落去|着|啦|喇|在这个世界|$|[，。！!,.？?…~])", negatable=False),
     _zh("zh.meaningless", H, r"活(?:着|下去|落去)?(?:也|还|都|真的|实在)?(?:没|没有|冇)(?:什么|乜)?(?:意思|意义|劲|盼头|希望)|"
         r"活着(?:一点|一点儿|一丁点)?(?:意思|意义)都没",
@@ -218,7 +232,7 @@ ZH_RULES: tuple[Rule, ...] = (
     _zh("zh.suicide_i", H, r"我(?:会|就|也|要|想)?(?:自杀|自尽)(?![式率干预热新案事])"),
     _zh("zh.end_life", H, r"结束(?:掉)?(?:自己|我|我自己)(?:的)?(?:生命|一生|性命)|结束掉?(?:我)?自己(?=[。，！？!?,.…~了吧]|$)|"
         r"(?:想|要|准备|打算)结束(?:这)?(?:一切|生命)|了结(?:自己|生命|此生|我自己)|一了百了|一死了之|自我了断|了断自己"),
-    _zh("zh.cut_wrist", H, r"割腕|割(?:自己|手腕|手臂|伤自己)|划(?:自己|手腕|伤自己)"),
+    _zh("zh.cut_wrist", H, r"割腕|割了?(?:自己|手腕|手臂|伤自己)|划了?(?:自己|手腕|伤自己)"),
     _zh("zh.self_harm", H, r"自残|自伤|(?:想|要|忍不住|又|开始|又开始|一直|还在)(?:在)?(?:伤害|弄伤|划伤|割伤)自己"),
     _zh("zh.jump", H, r"跳楼(?!价|甩卖|大甩卖|机)|跳(?:河|江|海|桥)(?!舞)|从[^，。！？]{0,6}(?:楼|桥|天台|楼顶|阳台)"
         r"[^，。！？]{0,4}跳下"),
@@ -240,28 +254,41 @@ ZH_RULES: tuple[Rule, ...] = (
         r"把(?:药|安眠药|药片)(?:全部|全都|都)?(?:吃|吞)(?:了|掉|下)"),
     _zh("zh.ledge", H, r"(?:站在|在|爬上|到了|坐在)(?:楼顶|天台|桥上|阳台|窗台|顶楼|桥边)[^。！？]{0,10}(?:想)?跳|想(?:从这里)?跳下去"),
     _zh("zh.cantonese_die", H, r"死咗(?:佢)?(?:就)?(?:算|好)"),
-    _zh("zh.note", H, r"(?:写|写好|留|准备|留下)了?(?:一封)?遗书|遗书(?:已经|都)?(?:写好|写完|准备好|留好)"),
+    _zh("zh.search_how", H, r"(?:搜|查|找|问|百度|谷歌)(?:一下|了|过)?(?:怎么|如何|怎样)(?:才能)?(?:死|自杀|结束生命)"),
+    _zh("zh.how_suicide", H, r"(?:想|在想|研究)(?:怎么|如何|怎样)(?:去)?(?:自杀|死掉|结束生命|结束自己)"),
+    _zh("zh.nobody_miss", H, r"我死了[^。！？]{0,6}(?:没人|没有人|谁也不|都不会)"),
+    _zh("zh.stop_living", H, r"停止(?:活着|呼吸|生命)"),
+    _zh("zh.rather_die", H, r"宁(?:愿|可)(?:去)?死"),
+    _zh("zh.saved_pills", H, r"(?:攒|囤|存)(?:够|了|好)*(?:很多|一堆|好多)?(?:的)?(?:药|安眠药|药片)"),
+    _zh("zh.use_on_self", H, r"(?:刀|药|绳子|刀片)[^。！？]{0,15}(?:用在自己身上|对着自己|往自己身上)"),
+    _zh("zh.note", H, r"(?:写|写好|留|准备|留下)了?(?:一封)?遗书|遗书[^。！？]{0,6}(?:写好|写完|准备好|留好)"),
     # --- check-in --------------------------------------------------------------------------
     _zh("zh.reunion_find", C, r"想(?:去)?(?:找|陪|搵|揾)" + _ZH_REUNION_TARGET + r"(?!的|们|聊|玩|说|问|要)" + _ZH_END),
     _zh("zh.reunion_there", C, r"(?:去|到)" + _ZH_REUNION_TARGET + r"(?:那边|那里|那儿|身边)(?!看看|玩)"),
     _zh("zh.reunion_follow", C, r"(?:想|要)(?:跟|和|随)(?:着)?" + _ZH_REUNION_TARGET
         + r"(?:一起)?(?:走|离开|而去)" + _ZH_END),
-    _zh("zh.reunion_with", C, r"(?:想|要)(?:和|跟)(?:它|他|她|4o|gpt-?4o)(?:永远|再次|重新)(?:在一起|团聚)"),
+    _zh("zh.reunion_with", C, r"(?:想|要)(?:再)?(?:和|跟)(?:它|他|她|4o|gpt-?4o)(?:永远|再次|重新|再)?(?:在一起|团聚)"),
     _zh("zh.reunion_afterlife", C, r"(?:另一个世界|天堂|那个世界|彼岸)(?:去)?(?:找|陪|见|和)"),
     _zh("zh.without_cannot_live", C, _ZH_WITHOUT.pattern + r"[^，。！？]{0,4}活不(?:下去|了)"),
     _zh("zh.cannot_live", C, r"活不下去"),
+    _zh("zh.wherever", C, r"不管(?:它|你|他|她|4o)在哪"),
+    _zh("zh.not_stay", C, r"不想(?:再)?(?:待|呆|留)在这(?:里|儿|个世界)"),
+    _zh("zh.no_struggle", C, r"不想再(?:挣扎|坚持|努力活|撑)"),
+    _zh("zh.pain_stop", C, r"让(?:痛|痛苦|这一切|这些)(?:停下来|停止|结束)"),
+    _zh("zh.fed_up_all", C, r"对一切都受够了|受够了(?:这一切|一切|这个世界)"),
+    _zh("zh.on_the_edge", C, r"(?:现在)?(?:就)?在(?:桥上|楼顶|天台|顶楼)(?![看玩吃拍])"),
     _zh("zh.reunion_place", C, r"去(?:你|它|他|她|4o|gpt-?4o)(?:在的|所在的|去的|去了的)地方"),
     _zh("zh.reunion_go", C, r"(?:去|会去|要去)(?:陪|找)(?:4o|gpt-?4o|它|ta)(?![的们聊玩说问要])"),
     _zh("zh.follow_along", C, r"(?:也)?想跟着(?:走|去)"),
     _zh("zh.how_long", C, r"还能撑多久|撑不了多久"),
     _zh("zh.not_exist", C, r"(?:希望|想)(?:我|自己)?(?:从来)?不存在"),
-    _zh("zh.pointless", C, r"(?:做什么|一切|什么)都没(?:有)?(?:意义|意思)了"),
+    _zh("zh.pointless", C, r"(?:做什么|一切|什么)都没(?:有)?(?:意义|意思)(?:了|$)"),
     _zh("zh.life_tired", C, r"对(?:生活|活着)(?:好|太|很|真的)?(?:累|失望|绝望)"),
     _zh("zh.means_bought", C, r"(?:买|准备|找)(?:了|好)?(?:一)?(?:根|条|卷)?绳子"),
-    _zh("zh.cannot_hold", C, r"(?:撑|熬|坚持|扛)不下去"),
+    _zh("zh.cannot_hold", C, r"(?:撑|熬|坚持|扛)不(?:下去|住)"),
     _zh("zh.disappear", C, r"(?:想|好想|只想)(?:就这样|就|干脆)?(?:从这个世界(?:上)?)?消失|消失(?:算了|就好了)"),
     _zh("zh.tired_living", C, r"活(?:着|得)(?:好|太|真|真的|很)累"),
-    _zh("zh.not_wake", C, r"不想(?:再)?醒(?:来|过来)?|一睡不醒|睡着(?:了)?就?不(?:要|想)?(?:再)?醒"),
+    _zh("zh.not_wake", C, r"不想(?:再)?醒(?:来|过来)?|一睡不醒|睡(?:着|过去)(?:了)?就?不(?:要|想)?(?:再)?醒"),
     _zh("zh.burden", C, r"(?:我|自己)(?:就)?是(?:个|一个)?(?:大家|家人|别人|所有人|家里)?的?(?:累赘|负担|拖累)"),
     _zh("zh.heart_to_die", C, r"想死的心都有"),
     _zh("zh.nobody_cares", C, r"没(?:有)?人(?:会)?在乎我(?:的)?(?:死活|死不死|是死是活)"),
@@ -289,7 +316,7 @@ _ZH_UPGRADE = _r(r"安眠药|绳子|刀片|烧炭|农药|遗书|(?:药|药片)(?
 
 _LAUGHTER = _r(r"\b(?:lol|lmao|lmfao|rofl|haha+|hehe+|jk|just kidding)\b|😂|🤣|💀|😆|😹|哈哈|hhh|笑死")
 _EN_NEGATION = _r(r"\b(?:not|never|no longer|cannot(?! stop)|nobody said)\b(?:\s\w+){0,3}\s?$")
-_ZH_NEGATION = _r(r"(?:不|没|别|莫|勿|不会|没有|并不|从不|从没)(?:有|再|要|会|是)?$")
+_ZH_NEGATION = _r(r"(?:不|没|(?<![特区告分离性级个识派辨])别|莫|勿|不会|没有|并不|从不|从没)(?:有|再|要|会|是)?$")
 
 
 class CrisisScreen:
