@@ -119,3 +119,24 @@ async def test_export_carries_care_and_forget_all_removes_it(world: App) -> None
     person = await world.users.resolve("console", "mei")
     assert await world.care.store.anniversaries(person) == []
     assert (await world.care.store.get(person)).region is None
+
+
+async def test_group_reply_leaks_no_memory_and_logs_no_text(
+    world: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from bot.core.models import IncomingMessage
+
+    canary = "CANARY-MEMORY-5521 我们的暗号是蓝色鲸鱼"
+    await run(world, MEI, f"/remember {canary}")
+    caplog.set_level(logging.INFO)  # C7: nothing at INFO or above (aiosqlite DEBUG echoes SQL)
+    text = "I want to kill myself tonight, remember 蓝色鲸鱼 CANARY-MSG-9"
+    replier = FakeReplier()
+    await world.router.handle_message(
+        IncomingMessage(MEI, GROUP, text, key="m2", addressed=True), replier)
+    shown = "\n".join(replier.texts)
+    assert "988" in shown
+    for secret in ("CANARY-MEMORY-5521", "蓝色鲸鱼", "CANARY-MSG-9", "kill myself"):
+        assert secret not in shown
+        assert secret not in caplog.text
