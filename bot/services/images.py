@@ -23,6 +23,7 @@ import hashlib
 import io
 import os
 import re
+import uuid
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -176,6 +177,9 @@ class ImageStore:
     def __init__(self, root: Path, limits: ImageLimits | None = None) -> None:
         self.root = root
         self.limits = limits or ImageLimits()
+        # Held by callers across "store files + add rows" and "remove rows + delete files", so a
+        # file is never deleted while a new post is about to reference it.
+        self.lock = asyncio.Lock()
 
     async def ingest(self, data: bytes) -> StoredImage:
         """Check, clean and store one image (see `ingest_many`)."""
@@ -187,6 +191,10 @@ class ImageStore:
         Duplicates (inside the batch or already on disk) are stored once; the result keeps the
         order of `blobs` without repeating a digest.
         """
+        return await self.write_many(await self.clean_many(blobs))
+
+    async def clean_many(self, blobs: Sequence[bytes]) -> list[CleanImage]:
+        """Check and re-encode a batch in a worker thread; raises on the first bad image."""
         if not blobs:
             raise UserError("images.none")
         if len(blobs) > self.limits.max_images:
@@ -197,7 +205,10 @@ class ImageStore:
                 raise UserError("images.too_big", limit_mb=self.limits.max_bytes // MB)
             if sniff_format(blob) is None:
                 raise UserError("images.bad_format")
-        cleaned = [await asyncio.to_thread(clean_image, blob, self.limits) for blob in blobs]
+        return [await asyncio.to_thread(clean_image, blob, self.limits) for blob in blobs]
+
+    async def write_many(self, cleaned: Sequence[CleanImage]) -> list[StoredImage]:
+        """Store cleaned images (each digest once, files that exist are kept as they are)."""
         stored: list[StoredImage] = []
         seen: set[str] = set()
         for image in cleaned:
@@ -277,7 +288,8 @@ def _write_once(path: Path, data: bytes) -> None:
     if path.is_file():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A unique temporary name: two posts of the same screenshot may write it at the same time.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()

@@ -31,7 +31,7 @@ from bot.services.gallery import (
     build_gallery,
 )
 from bot.services.i18n import DEFAULT_LOCALE, I18n, normalize_locale
-from bot.services.images import MB, ImageLimits, ImageStore
+from bot.services.images import MB, CleanImage, ImageLimits, ImageStore
 from bot.services.ocr import OcrEngine, OcrUnavailable
 from bot.services.storage.memorial import (
     BrowseMode,
@@ -234,10 +234,28 @@ class MemorialService:
         if await self.repo.posts_today(group.id, person, since) >= limits.posts_per_day:
             raise RateLimited("memorial.too_many_today", limit=limits.posts_per_day)
         blobs = [await a.fetch(limits.images.max_bytes) for a in attachments]
-        stored = await self.images.ingest_many(blobs)
-        post_id = await self.repo.add_post(
+        cleaned = await self.images.clean_many(blobs)
+        async with self.images.lock:
+            post_id = await self._store(group.id, person, user, text, cleaned)
+        log.info("memorial post %s stored", post_id)
+        self.kick_ocr()
+        post = await self.repo.get(post_id)
+        assert post is not None
+        return post
+
+    async def _store(
+        self,
+        group_id: int,
+        person: int,
+        user: UserRef,
+        text: FarewellText,
+        cleaned: list[CleanImage],
+    ) -> int:
+        # Files, then rows, under the store's lock: a removal cannot delete a file in between.
+        stored = await self.images.write_many(cleaned)
+        return await self.repo.add_post(
             NewPost(
-                group_id=group.id,
+                group_id=group_id,
                 person_id=person,
                 poster_name=user.name or user.id,
                 anonymous=text.anonymous,
@@ -248,11 +266,6 @@ class MemorialService:
             ),
             now=self.clock(),
         )
-        log.info("memorial post %s stored with %s images", post_id, len(stored))
-        self.kick_ocr()
-        post = await self.repo.get(post_id)
-        assert post is not None
-        return post
 
     @staticmethod
     def _check_length(value: str, limit: int, field: str) -> None:
@@ -336,8 +349,9 @@ class MemorialService:
 
     async def remove(self, post: Post) -> int:
         """Delete a post; images no other post uses are deleted from disk. Returns files removed."""
-        orphans = await self.repo.remove(post.id)
-        removed = await self.images.delete(orphans)
+        async with self.images.lock:
+            orphans = await self.repo.remove(post.id)
+            removed = await self.images.delete(orphans)
         log.info("memorial post %s removed (%s image files deleted)", post.id, removed)
         return removed
 
@@ -470,7 +484,8 @@ class MemorialService:
 
     async def sweep_orphans(self) -> int:
         """Delete image files no post references (after a crash between disk and database)."""
-        return await self.images.sweep(await self.repo.referenced_digests())
+        async with self.images.lock:
+            return await self.images.sweep(await self.repo.referenced_digests())
 
 
 def _gallery_post(post: Post) -> GalleryPost:
@@ -540,7 +555,8 @@ class MemorialPersonalData:
         # Taking the write lock waits for the deleting transaction to commit or roll back.
         async with self.repo.db.write():
             pass
-        return await self.images.sweep(await self.repo.referenced_digests())
+        async with self.images.lock:
+            return await self.images.sweep(await self.repo.referenced_digests())
 
     async def wait(self) -> None:
         """Wait for pending file sweeps (tests)."""

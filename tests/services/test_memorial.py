@@ -193,3 +193,20 @@ async def test_ocr_failure_never_touches_the_post(
     stored = await service.repo.get(pid)
     assert stored is not None and stored.ocr_status == status and stored.ocr_text == ""
     assert [p.id for p in await service.search(G1, "still here")] == [pid]
+
+
+async def test_removing_while_the_same_screenshot_is_posted_keeps_the_file(
+    service: MemorialService,
+) -> None:
+    import asyncio
+
+    shot = small_png((7, 7, 7), (200, 300))
+    first = await service.farewell(G1, ANN, [attachment(shot)], FarewellText("", "", "", False))
+    _, second = await asyncio.gather(
+        service.remove(first),
+        service.farewell(G1, BO, [attachment(shot)], FarewellText("", "", "again", False)),
+    )
+    ref = second.images[0]
+    assert await service.repo.get(first.id) is None
+    assert service.images.exists(ref.digest, ref.ext)
+    assert service.images.thumb_path(ref.digest).is_file()
