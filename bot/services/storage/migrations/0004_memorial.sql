@@ -18,7 +18,9 @@ CREATE TABLE memorial_groups (
 );
 
 CREATE TABLE memorial_posts (
-    id             INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: a removed post's number is never given to a new one (old cards' candle
+    -- buttons and "/wall remove N" must not reach a different farewell).
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     group_id       INTEGER NOT NULL REFERENCES memorial_groups(id) ON DELETE CASCADE,
     -- Erasing a person erases their posts; orphaned image files are swept from disk.
     person_id      INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
