@@ -10,7 +10,8 @@ from bot.core import Cog, Invocation, Option, OptionType, Where, command, on_mes
 from bot.core.context import MessageContext
 from bot.core.models import Attachment
 from bot.core.streaming import render_stream
-from bot.services.companion import Companion
+from bot.services.companion import Companion, image_data_urls
+from bot.services.images import ImageLimits
 
 HISTORY_DEFAULT = 10
 HISTORY_LINE_CHARS = 300
@@ -18,6 +19,7 @@ PAGE_CHARS = 1800
 # Text files sent along with a chat message are read as DATA for that turn (not stored as memories).
 TEXT_ATTACHMENT_MAX = 256 * 1024
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+MAX_IMAGES = 4
 
 
 class CompanionChat(Cog):
@@ -35,12 +37,18 @@ class CompanionChat(Cog):
             await ctx.replier.send(ctx.t("companion.not_configured"))
             return
         uploads = await _text_attachments(ctx.message.attachments)
+        images = await image_data_urls(await _image_attachments(ctx.message.attachments))
         text = ctx.message.text.strip()
-        if not text and not uploads:
+        if not text and not uploads and not images:
             return
         await render_stream(
             self.companion.turn(
-                ctx.user, text, ctx.locale, key=ctx.message.key, attachments_text=uploads
+                ctx.user,
+                text,
+                ctx.locale,
+                key=ctx.message.key,
+                attachments_text=uploads,
+                images=images,
             ),
             ctx.replier,
         )
@@ -132,6 +140,12 @@ async def _text_attachments(attachments: tuple[Attachment, ...]) -> list[tuple[s
         data = await att.fetch(TEXT_ATTACHMENT_MAX)
         out.append((att.filename, data.decode("utf-8", errors="replace")))
     return out
+
+
+async def _image_attachments(attachments: tuple[Attachment, ...]) -> list[bytes]:
+    """The first few images attached to a chat message, downloaded under the image size cap."""
+    images = [a for a in attachments if a.content_type.startswith("image/")][:MAX_IMAGES]
+    return [await att.fetch(ImageLimits().max_bytes) for att in images]
 
 
 def _pages(lines: list[str]) -> list[str]:

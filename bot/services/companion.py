@@ -16,6 +16,7 @@ summary. One turn per person at a time (a per-person lock); any number of people
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
@@ -27,6 +28,7 @@ from bot.core.errors import ServiceUnavailable, UserError
 from bot.core.models import UserRef
 from bot.services.companion_seams import MemoryHit, MemorySource, PersonaSource, PersonaView
 from bot.services.i18n import I18n
+from bot.services.images import ImageLimits, clean_image
 from bot.services.llm import Finished, LLMClient, Started, TextDelta
 from bot.services.llm_config import LLMConfig, ModelConfig
 from bot.services.llm_errors import AllProvidersFailed, LLMBadResponse, LLMStreamBroken
@@ -37,6 +39,8 @@ from bot.services.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, TokenEstimator
 log = logging.getLogger(__name__)
 
 DEFAULT_PERSONA_ID = 0
+# Larger re-encoded images go to the model as their 480×720 JPEG preview instead.
+MAX_INLINE_IMAGE = 4 * 1024 * 1024
 _DATA_OPEN = "<<<DATA {label}>>>"
 _DATA_CLOSE = "<<<END DATA>>>"
 
@@ -226,6 +230,7 @@ class Companion:
         model: ModelConfig | None = None,
         before_id: int | None = None,
         attachments_text: Sequence[tuple[str, str]] = (),
+        images: Sequence[str] = (),
     ) -> AssembledContext:
         """Build the request for `text` within the model's budget (reads only; calls no model)."""
         model = model or await self.model_for(person_id)
@@ -237,7 +242,14 @@ class Companion:
 
         system = {"role": "system", "content": self.system_prompt(persona, locale)}
         system_tokens = est.message(system, model.id)
-        current = {"role": "user", "content": text}
+        current: dict[str, Any] = {"role": "user", "content": text}
+        if images and model.vision:
+            parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+            parts += [{"type": "image_url", "image_url": {"url": url}} for url in images]
+            current = {"role": "user", "content": parts}
+        elif images:
+            note = self.i18n.tn(locale, "companion.prompt.images_unseen", len(images))
+            current = {"role": "user", "content": f"{text}\n{note}".strip()}
         current_tokens = est.message(current, model.id)
         if system_tokens + current_tokens + REPLY_PRIMING > budget:
             raise UserError("companion.too_long")
@@ -355,8 +367,12 @@ class Companion:
         *,
         key: str | None = None,
         attachments_text: Sequence[tuple[str, str]] = (),
+        images: Sequence[str] = (),
     ) -> AsyncIterator[str]:
         """Store `text`, stream the reply's text (plus any localized marker), store the reply.
+
+        `images` are data URLs from `image_data_urls` (checked and re-encoded); a vision model
+        sees them, any other model is told that images came it cannot see. They are not stored.
 
         `key` is the platform message key: a message re-delivered after a crash is stored once.
         With every model down this raises `ServiceUnavailable` after the message is stored, so
@@ -366,11 +382,22 @@ class Companion:
         async with self.locks.hold(person_id):
             persona = await self.persona(user, locale)
             conversation = await self.repo.active(person_id, persona.id)
+            stored = text
+            if images:
+                stored = f"{text}\n[image ×{len(images)}]".strip()
             message_id = await self.repo.add_user(
-                conversation.id, text, self.tokens.text(text), key
+                conversation.id, stored, self.tokens.text(stored), key
             )
             async for chunk in self._answer(
-                user, person_id, persona, conversation, text, message_id, locale, attachments_text
+                user,
+                person_id,
+                persona,
+                conversation,
+                text,
+                message_id,
+                locale,
+                attachments_text,
+                images,
             ):
                 yield chunk
 
@@ -385,7 +412,7 @@ class Companion:
                 raise UserError("companion.nothing_to_regenerate")
             await self.repo.drop_replies_after(conversation.id, last.id)
             async for chunk in self._answer(
-                user, person_id, persona, conversation, last.text, last.id, locale, ()
+                user, person_id, persona, conversation, last.text, last.id, locale, (), ()
             ):
                 yield chunk
 
@@ -399,6 +426,7 @@ class Companion:
         message_id: int,
         locale: str,
         attachments_text: Sequence[tuple[str, str]],
+        images: Sequence[str],
     ) -> AsyncIterator[str]:
         ctx = await self.assemble(
             user,
@@ -409,6 +437,7 @@ class Companion:
             locale,
             before_id=message_id,
             attachments_text=attachments_text,
+            images=images,
         )
         if conversation.has_streaming:
             # Inside the person's lock none of their replies can be streaming: such a row was
@@ -600,6 +629,23 @@ class Companion:
         persona = await self.persona(user, locale)
         async with self.locks.hold(person_id):
             return await self.repo.reset(person_id, persona.id)
+
+
+async def image_data_urls(blobs: Sequence[bytes], limits: ImageLimits | None = None) -> list[str]:
+    """Check and re-encode images (metadata and GPS dropped) into data URLs for a vision model.
+
+    Raises `UserError` (`images.*`) for a file that is not a safe PNG, JPEG or WEBP image.
+    """
+    limits = limits or ImageLimits()
+    urls: list[str] = []
+    for blob in blobs:
+        clean = await asyncio.to_thread(clean_image, blob, limits)
+        if len(clean.data) <= MAX_INLINE_IMAGE:
+            mime, data = ("image/jpeg" if clean.ext == "jpg" else "image/png"), clean.data
+        else:
+            mime, data = "image/jpeg", clean.thumb
+        urls.append(f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}")
+    return urls
 
 
 def _sampling(persona: PersonaView) -> dict[str, Any]:

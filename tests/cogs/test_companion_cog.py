@@ -141,3 +141,40 @@ async def test_without_a_model_the_chat_says_so(tmp_path: Path, i18n: I18n) -> N
         assert bare.companion is None
         replier = await dm(bare, "hello?")
         assert "No model is configured" in replier.texts[0]
+
+
+async def test_images_reach_vision_models_only(
+    app: App, server: FakeOpenAI, tmp_path: Path
+) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    from bot.adapters.console import file_attachment
+
+    photo = tmp_path / "lake.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # a camera maker tag that must not reach the model
+    Image.new("RGB", (64, 48), (30, 90, 160)).save(photo, format="JPEG", exif=exif)
+
+    async def send(text: str) -> None:
+        msg = IncomingMessage(
+            MEI, DM, text, key=uuid.uuid4().hex, attachments=(file_attachment(photo),)
+        )
+        await app.router.handle_message(msg, FakeReplier())
+
+    await send("look")
+    blind = server.requests[-1]["messages"][-1]
+    assert blind["content"] == "look\n[The person also sent 1 image this model cannot see.]"
+
+    await command(app, "/model quick")
+    await send("")
+    seen = server.requests[-1]["messages"][-1]["content"]
+    assert isinstance(seen, list) and seen[0]["type"] == "image_url"
+    url = seen[0]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as img:
+        assert img.size == (64, 48) and 0x010F not in img.getexif()
+    history = (await command(app, "/history")).pages[0][0]
+    assert "You: look\n[image ×1]" in history and "You: [image ×1]" in history
