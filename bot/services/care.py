@@ -311,7 +311,10 @@ class Care:
             system.append(PROMPT_IDENTITY)
         if minor:
             system.append(PROMPT_MINOR)
-        if notes:
+        if notes and tier is Tier.HIGH:
+            # In a crisis turn the warm reply comes first; the notices follow it.
+            after.insert(0, "\n\n".join(notes))
+        elif notes:
             before.append("\n\n".join(notes))
         return CareDecision(
             before=tuple(before), call_model=True, system_addition="\n\n".join(system),

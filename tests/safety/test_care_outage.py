@@ -62,3 +62,28 @@ async def test_template_goes_out_in_under_five_seconds_while_the_model_hangs(
     turn.cancel()
     await asyncio.gather(turn, return_exceptions=True)
     await companion.aclose()
+
+
+async def test_same_turn_order_warmth_resources_then_the_companion(
+    world: CareWorld, db: Database, i18n: I18n
+) -> None:
+    async with FakeOpenAI(reply="I'm here with you. Tell me about tonight.") as server:
+        cfg = LLMConfig.single(server.base_url, "main-model")
+        companion = Companion(llm=LLMClient(cfg), config=cfg, conversations=Conversations(db),
+                              users=Users(db), i18n=i18n)
+        replier = FakeReplier()
+        text = "我不想活了"
+
+        def reply(decision: CareDecision) -> AsyncIterator[str]:
+            return companion.turn(ALICE, text, "zh_Hans")
+
+        decision = await world.care.run_turn(ALICE, "zh_Hans", text, replier, reply, render_stream)
+        await companion.aclose()
+    shown = replier.texts
+    assert decision.full_block and len(shown) >= 2
+    first = shown[0]
+    ack = i18n.t("zh_Hans", "care.crisis.ack")
+    assert first.index(ack) < first.index("12356") < first.index(i18n.t("zh_Hans", "care.crisis.stay"))
+    assert shown[1] == "I'm here with you. Tell me about tonight."
+    # first contact in a crisis turn: the disclosure comes after the companion's reply
+    assert "我是 AI，不是真人，也不是 GPT-4o 本身" in shown[2] and len(shown) == 3
