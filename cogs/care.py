@@ -15,6 +15,7 @@ import calendar
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -46,6 +47,7 @@ RecordScreen = Callable[[ScreenResult, str, str], Awaitable[None]]
 
 REGIONS = ("auto", "cn", "hk", "tw", "us", "gb", "ie", "other")
 MAX_ANNIVERSARIES = 20
+GROUP_BLOCK_INTERVAL = 600.0  # seconds between full hotline lists in one group
 MAX_LABEL = 100
 _DATE = re.compile(r"^\s*(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
 
@@ -72,7 +74,8 @@ class CareGroup(Cog):
     name = "care_group"
 
     def __init__(self, screen: CrisisScreen, hotlines: HotlineBook, users: Users,
-                 record: RecordScreen, direct: DirectSender | None = None) -> None:
+                 record: RecordScreen, direct: DirectSender | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         # `record` adds to the identifier-free counters (Care.record_screen); nothing else of
         # the care service — and no memory, persona or history service — reaches this cog.
         self.screen = screen
@@ -80,6 +83,10 @@ class CareGroup(Cog):
         self.users = users
         self.record = record
         self.direct = direct
+        self.clock = clock
+        # (platform, chat) → when the full public block was last posted there. Crisis messages
+        # skip rate limits, so this keeps a group from being flooded with hotline lists.
+        self._last_block: dict[tuple[str, str], float] = {}
 
     @on_message(where=Where.GROUP, priority=100)
     async def group_message(self, ctx: MessageContext) -> None:
@@ -90,7 +97,12 @@ class CareGroup(Cog):
             return
         chat_locale = await self.users.chat_locale(ctx.chat.platform, ctx.chat.id)
         await self.record(result, chat_locale or ctx.locale, "group")
-        await ctx.replier.send(self.public_reply(ctx, chat_locale, result.tier))
+        where, now = (ctx.chat.platform, ctx.chat.id), self.clock()
+        if now - self._last_block.get(where, float("-inf")) < GROUP_BLOCK_INTERVAL:
+            await ctx.replier.send(self.short_reply(ctx, chat_locale))
+        else:
+            self._last_block[where] = now
+            await ctx.replier.send(self.public_reply(ctx, chat_locale, result.tier))
         if ctx.chat.platform != "telegram" and self.direct is not None:
             locale = ctx.locale
             text = "\n\n".join((ctx.i18n.t(locale, "care.group.dm_opening"),
@@ -114,6 +126,19 @@ class CareGroup(Cog):
             else:
                 lines.append(ctx.i18n.t(locale, "care.group.offer_dm"))
             parts.append("\n".join(lines))
+        return "\n\n".join(parts)
+
+    def short_reply(self, ctx: MessageContext, chat_locale: str | None) -> str:
+        """Within minutes of a full reply in the same group: one line and the private offer."""
+        locales = (chat_locale,) if chat_locale else ("zh_Hans", "en")
+        parts = []
+        for locale in locales:
+            if ctx.chat.platform == "telegram" and ctx.bot_username:
+                offer = ctx.i18n.t(locale, "care.group.offer_link",
+                                   link=f"https://t.me/{ctx.bot_username}?start=support")
+            else:
+                offer = ctx.i18n.t(locale, "care.group.offer_dm")
+            parts.append(ctx.i18n.t(locale, "care.group.again") + "\n" + offer)
         return "\n\n".join(parts)
 
     def _block(self, i18n: I18n, locale: str) -> str:

@@ -94,3 +94,22 @@ def test_group_cog_gets_no_memory_or_persona_services(world: CareWorld) -> None:
     held = {type(v).__name__ for v in vars(cog).values()}
     assert not any(n in held for n in ("MemoryService", "Companion", "Conversations",
                                        "PersonaService", "Exporter"))
+
+
+async def test_a_group_is_not_flooded_with_hotline_lists(world: CareWorld, i18n: I18n) -> None:
+    from tests.safety.conftest import FakeClock
+
+    clock = FakeClock()
+    cog = CareGroup(world.care.screen, world.care.hotlines, world.users, world.care.record_screen,
+                    None, clock=clock)
+    replier = FakeReplier()
+    for _ in range(3):
+        await cog.group_message(_ctx("telegram", "kms", replier, i18n))
+        clock.advance(60)
+    texts = replier.texts
+    assert len(texts) == 3  # every message is answered …
+    assert "988" in texts[0] and "988" not in texts[1] and "988" not in texts[2]  # … one full list
+    assert all("?start=support" in t for t in texts)
+    clock.advance(600)
+    await cog.group_message(_ctx("telegram", "kms", replier, i18n))
+    assert "988" in replier.texts[-1]
