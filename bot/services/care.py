@@ -79,6 +79,11 @@ _AFFIRMATIVE = re.compile(
     r"是|是的|嗯|嗯嗯|对|对的|有|有点|有一点|想过|想|会|可能|也许|大概)(?:[\s,.!?，。！？…]|$)",
     re.IGNORECASE,
 )
+_CARE_KEYS = frozenset({
+    "minor_policy", "operators", "session_gap_minutes", "reminder_every_minutes",
+    "break_after_minutes", "resource_block_minutes", "exit_words", "anniversary_hour", "timezone",
+    "privacy_url", "safety_url",
+})
 _REGION_TZ = {"CN": "Asia/Shanghai", "HK": "Asia/Hong_Kong", "TW": "Asia/Taipei",
               "GB": "Europe/London", "IE": "Europe/Dublin", "US": "America/New_York"}
 
@@ -109,6 +114,9 @@ class CareConfig:
                 raise ConfigError(f"[care] {name} must be a number of minutes")
             return timedelta(minutes=float(value))
 
+        unknown = set(section) - _CARE_KEYS
+        if unknown:
+            raise ConfigError(f"[care] unknown setting {sorted(unknown)[0]!r}")
         policy = str(section.get("minor_policy", "restrict"))
         if policy not in ("restrict", "decline"):
             raise ConfigError("[care] minor_policy must be 'restrict' or 'decline'")

@@ -208,3 +208,20 @@ async def test_traditional_script_without_region_gets_taiwan_and_hong_kong_lines
     world.clock.advance(7 * HOUR)
     d = await world.care.before_turn(ALICE, "zh_Hans", "活著沒意思")
     assert "12356" in d.before[0]
+
+
+def test_care_settings_are_validated() -> None:
+    from datetime import timedelta
+
+    import pytest
+
+    from bot.core.errors import ConfigError
+
+    cfg = CareConfig.from_section({"reminder_every_minutes": 60, "minor_policy": "decline",
+                                   "exit_words": ["/stop", "晚安"], "operators": ["discord:1"]})
+    assert cfg.honesty.reminder_every == timedelta(hours=1) and cfg.minor_policy == "decline"
+    for bad in ({"reminder_every_minutes": 240}, {"break_after_minutes": 0},
+                {"minor_policy": "ignore"}, {"honesty": False}, {"anniversary_hour": 25},
+                {"resource_block_minutes": 3000}, {"exit_words": "bye"}):
+        with pytest.raises(ConfigError):
+            CareConfig.from_section(bad)
