@@ -406,3 +406,25 @@ async def test_too_long_message_is_refused_but_kept(
         await say(w, "字" * 5000)
     assert server.requests == []
     assert await w.rows("SELECT status FROM messages") == [("pending",)]
+
+
+async def test_logs_never_carry_message_or_reply_text(
+    db: Database,
+    server: FakeOpenAI,
+    spare: FakeOpenAI,
+    i18n: I18n,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Our own loggers at their most verbose (the libraries are pinned to WARNING by logging_setup).
+    caplog.set_level("DEBUG", logger="bot")
+    w = build(db, server, i18n, config(server, spare))
+    server.script(Cut(after_chunks=2))
+    await say(w, "my secret diary entry")
+    server.always(Status(500))
+    spare.always(Status(500))
+    with pytest.raises(ServiceUnavailable):
+        await say(w, "another private thought")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "llm stream broken" in logged and "all models failed" in logged
+    for secret in ("secret diary", "private thought", "I remem"):
+        assert secret not in logged
