@@ -262,11 +262,6 @@ class Care:
             await self.store.set_minor(person, True)
             if self.config.minor_policy == "restrict":
                 notes.append(self._t(locale, "care.minor.noted"))
-        if minor and self.config.minor_policy == "decline":
-            declined = self._t(locale, "care.minor.declined",
-                               hotlines=self.resource_block(plan, locale))
-            return CareDecision(before=(declined,), call_model=False, minor=True)
-
         result = self.screen.screen(text, risk_window=in_window)
         tier, escalated = result.tier, result.escalated
         if state.region is None and result.language == "zh-Hant":
@@ -279,6 +274,11 @@ class Care:
             tier = Tier.HIGH  # "yes" to "are you thinking about ending your life?"
             result = ScreenResult(Tier.HIGH, False, result.language, ("checkin.confirmed",))
         await self.record_screen(result, locale, "dm")
+        if minor and self.config.minor_policy == "decline":
+            # The decline itself carries the crisis lines, so no message goes without them.
+            declined = self._t(locale, "care.minor.declined",
+                               hotlines=self.resource_block(plan, locale))
+            return CareDecision(before=(declined,), call_model=False, minor=True, tier=tier)
 
         before: list[str] = []
         after: list[str] = []
