@@ -68,15 +68,24 @@ async def build_report(
         chat = ChatRef("console", f"dm:{name}", "dm", name)
         locale = await app.router.locale_for(user, chat, locale_hint)
         person = await app.users.find(user.platform, user.id)
-        persona = await companion.persona(user, locale)
         conversation = None
         if person is not None:
+            persona = await companion.persona(user, locale)
             conversation = await companion.repo.find_active(person, persona.id)
             model = await companion.model_for(person)
         else:
+            # Someone the bot has never met: nothing to look up, and nothing gets created.
+            persona = companion.default_persona(locale)
             model = companion.config.model(companion.config.default_model)
         ctx = await companion.assemble(
-            user, person or 0, persona, conversation, message, locale, model=model
+            user,
+            person or 0,
+            persona,
+            conversation,
+            message,
+            locale,
+            model=model,
+            use_memory=person is not None,
         )
         return {
             "user": name,

@@ -170,8 +170,10 @@ class Companion:
     async def persona(self, user: UserRef, locale: str) -> PersonaView:
         """The active persona, or the built-in default."""
         found = await self.personas.active(user) if self.personas is not None else None
-        if found is not None:
-            return found
+        return found if found is not None else self.default_persona(locale)
+
+    def default_persona(self, locale: str) -> PersonaView:
+        """The built-in persona for people who have not made their own."""
         return PersonaView(
             id=DEFAULT_PERSONA_ID,
             name=self.i18n.t(locale, "companion.prompt.default_name"),
@@ -231,6 +233,7 @@ class Companion:
         before_id: int | None = None,
         attachments_text: Sequence[tuple[str, str]] = (),
         images: Sequence[str] = (),
+        use_memory: bool = True,
     ) -> AssembledContext:
         """Build the request for `text` within the model's budget (reads only; calls no model)."""
         model = model or await self.model_for(person_id)
@@ -257,7 +260,7 @@ class Companion:
         used = REPLY_PRIMING + system_tokens + current_tokens
 
         data_message = await self._data_message(
-            user, conversation, text, locale, model, budget, attachments_text
+            user, conversation, text, locale, model, budget, attachments_text, use_memory
         )
         if data_message is not None:
             data = {"role": "user", "content": data_message}
@@ -287,12 +290,13 @@ class Companion:
         model: ModelConfig,
         budget: int,
         attachments_text: Sequence[tuple[str, str]],
+        use_memory: bool = True,
     ) -> str | None:
         """Pinned + recalled memories, the rolling summary and uploaded text, as DATA blocks."""
         blocks: list[str] = []
         memory_cap = min(int(budget * self.tuning.memory_share), self.tuning.memory_cap_tokens)
         hits: list[MemoryHit] = []
-        if self.memory is not None:
+        if self.memory is not None and use_memory:
             pinned = await self.memory.pinned(user, limit=self.tuning.pinned_limit)
             recalled = await self.memory.recall(user, text, k=self.tuning.recall_k)
             seen: set[int] = set()
