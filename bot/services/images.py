@@ -159,6 +159,16 @@ def _reencode(image: Image.Image, fmt: str, limits: ImageLimits) -> CleanImage:
 
 
 def _thumbnail(image: Image.Image, limits: ImageLimits) -> bytes:
+    """A JPEG preview at most `thumb_box` in size.
+
+    Long scrolling screenshots keep a readable width: the preview shows their top part (the
+    full image is a click away) instead of shrinking the whole strip to a sliver.
+    """
+    box_w, box_h = limits.thumb_box
+    width, height = image.size
+    scale = min(1.0, box_w / width)
+    if height * scale > box_h and height > width * 2:
+        image = image.crop((0, 0, width, round(box_h / scale)))
     thumb = image.copy()
     thumb.thumbnail(limits.thumb_box, Image.Resampling.LANCZOS)
     if thumb.mode == "RGBA":

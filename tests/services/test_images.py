@@ -168,3 +168,20 @@ def test_paths_are_built_only_from_digests(store: ImageStore) -> None:
         store.path("../../etc/passwd", "png")
     with pytest.raises(ValueError):
         store.path("a" * 64, "exe")
+
+
+async def test_long_scrolling_screenshot_gets_a_readable_preview_of_its_top(
+    store: ImageStore,
+) -> None:
+    from tests.fakes.screenshots import ZH_FAREWELL, ChatLine, render_chat
+
+    lines = [ChatLine(b.side, b.text) for _ in range(6) for b in ZH_FAREWELL]
+    stored = await store.ingest(render_chat(lines))
+    assert stored.height > 3 * stored.width
+    with Image.open(store.thumb_path(stored.digest)) as thumb:
+        assert thumb.size == (480, 720)  # full width kept, top part shown
+    normal = await store.ingest(zh_screenshot())
+    with Image.open(store.thumb_path(normal.digest)) as thumb:
+        # An ordinary screenshot is shown whole, scaled into the box.
+        assert thumb.width <= 480 and thumb.height <= 720
+        assert abs(thumb.height / thumb.width - normal.height / normal.width) < 0.01
