@@ -26,7 +26,7 @@ import logging
 import math
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -58,6 +58,10 @@ class RetrievalSettings:
     neighbour_weight: float = 0.3
     rrf_k: int = 60
     trigram_words: bool = False
+    #: Terms held by more than this share of all memories (and `common_floor` of them) are dropped
+    #: from a query that has rarer terms: they barely move BM25 and cost the most to rank.
+    common_share: float = 0.1
+    common_floor: int = 500
     use_embeddings: bool = False
 
 
@@ -181,6 +185,11 @@ class MemoryService:
         pool = max(self.settings.pool, k)
         rankings: list[dict[int, float]] = []
         found: dict[int, Candidate] = {}
+        terms = replace(
+            terms,
+            long=await self._prune("memories_fts", terms.long),
+            grams=await self._prune("memories_terms", terms.grams),
+        )
         for table, expression in (
             ("memories_fts", terms.match_expression()),
             ("memories_terms", terms.terms_expression()),
@@ -210,6 +219,18 @@ class MemoryService:
         # Only the winners' text is read.
         rows_by_id = {m.id: m for m in await self.memories.by_ids(person_id, ordered)}
         return [_hit(rows_by_id[i], scores[i]) for i in ordered if i in rows_by_id]
+
+    async def _prune(self, table: str, terms: tuple[str, ...]) -> tuple[str, ...]:
+        """Drop near-universal terms when rarer ones remain (at least the two rarest stay)."""
+        if len(terms) <= 2:
+            return terms
+        frequencies = await self.memories.document_frequencies(table, terms)
+        total = frequencies.pop("")
+        limit = max(self.settings.common_floor, total * self.settings.common_share)
+        kept = tuple(t for t in terms if frequencies[t] <= limit)
+        if len(kept) >= 2:
+            return kept
+        return tuple(sorted(terms, key=lambda t: frequencies[t])[:2])
 
     async def _smooth(
         self, person_id: int, rankings: list[dict[int, float]], found: dict[int, Candidate]

@@ -8,7 +8,10 @@ Two indexes serve retrieval (see migration 0003):
   characters as one token (the classic CJK bigram scheme) plus light English stems, so two-character
   Chinese words — most of the language — are matched and ranked, which trigrams cannot do.
 
-One-character CJK queries use `LIKE` on the base table (platform-notes §10).
+A one-character CJK query is a prefix query on the terms index (every character starts a token
+there); one- and two-letter words of other scripts use `LIKE` on the base table (platform-notes
+§10: trigram MATCH never sees them, and LIKE on the trigram table misses short non-ASCII
+patterns on SQLite 3.40).
 """
 
 from __future__ import annotations
@@ -51,11 +54,17 @@ def _bigrams(run: str) -> list[str]:
 
 
 def index_terms(text: str) -> str:
-    """The `terms` column for a memory: CJK bigrams and English stems, space-separated."""
+    """The `terms` column for a memory: CJK bigrams and English stems, space-separated.
+
+    Each CJK run also ends with its last character as a token of its own, so every character
+    starts some token: a one-character query is then the prefix query `"猫"*` on this index.
+    """
     folded = normalize(text)
     tokens: list[str] = []
     for run in _CJK_RUN.findall(folded):
         tokens.extend(_bigrams(run))
+        if len(run) > 1:
+            tokens.append(run[-1])
     for word in _WORD.findall(_CJK_RUN.sub(" ", folded)):
         if word not in STOPWORDS:
             tokens.append(stem(word) if word.isalpha() and len(word) >= 3 else word)
@@ -74,15 +83,18 @@ class QueryTerms:
 
     long: tuple[str, ...]  # trigram MATCH (substrings of three or more characters)
     grams: tuple[str, ...]  # terms MATCH (CJK bigrams, English stems)
-    short: tuple[str, ...]  # LIKE on the base table (single CJK characters, tiny words)
+    short: tuple[str, ...]  # LIKE on the base table (one- or two-letter words only)
+    chars: tuple[str, ...] = ()  # single CJK characters: prefix MATCH on the terms index
 
     def match_expression(self) -> str | None:
         """FTS5 MATCH for the trigram index: every long term quoted, OR-ed."""
         return _quoted(self.long)
 
     def terms_expression(self) -> str | None:
-        """FTS5 MATCH for the terms index."""
-        return _quoted(self.grams)
+        """FTS5 MATCH for the terms index: bigrams/stems, and `"c"*` for single characters."""
+        parts = [p for p in (_quoted(self.grams),) if p]
+        parts.extend('"' + c.replace('"', '""') + '"*' for c in self.chars)
+        return " OR ".join(parts) or None
 
 
 def query_terms(query: str, *, trigram_words: bool = True) -> QueryTerms:
@@ -95,9 +107,10 @@ def query_terms(query: str, *, trigram_words: bool = True) -> QueryTerms:
     long: list[str] = []
     grams: list[str] = []
     short: list[str] = []
+    chars: list[str] = []
     for run in _CJK_RUN.findall(text):
         if len(run) == 1:
-            short.append(run)
+            chars.append(run)
             continue
         grams.extend(_bigrams(run))
         if len(run) >= 3:
@@ -117,10 +130,11 @@ def query_terms(query: str, *, trigram_words: bool = True) -> QueryTerms:
             grams.append(token)
         else:
             tiny.append(word)
-    if not long and not grams and not short:
+    if not long and not grams and not chars:
         short.extend(tiny)
     return QueryTerms(
         tuple(dict.fromkeys(long))[:MAX_TERMS],
         tuple(dict.fromkeys(grams))[:MAX_TERMS],
         tuple(dict.fromkeys(short))[:8],
+        tuple(dict.fromkeys(chars))[:8],
     )

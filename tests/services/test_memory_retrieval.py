@@ -37,7 +37,9 @@ async def services(tmp_path: Path) -> AsyncIterator[tuple[MemoryService, Persona
 
 
 def test_query_terms_split_long_and_short() -> None:
-    assert query_terms("猫").short == ("猫",)
+    one = query_terms("猫")
+    assert one.chars == ("猫",) and not one.short
+    assert one.terms_expression() == '"猫"*'
     two = query_terms("火锅")
     assert two.grams == ("火锅",) and not two.long and not two.short
     terms = query_terms("重庆火锅")
@@ -46,7 +48,7 @@ def test_query_terms_split_long_and_short() -> None:
     english = query_terms("Where did Caroline go camping?")
     assert {"camp", "caroli"} <= set(english.grams) and "where" not in english.grams
     assert query_terms("Where did Caroline go camping?", trigram_words=False).long == ()
-    assert index_terms("我们去吃火锅 Camping trips!") == "我们 们去 去吃 吃火 火锅 camp trip"
+    assert index_terms("我们去吃火锅 Camping trips!") == "我们 们去 去吃 吃火 火锅 锅 camp trip"
     assert query_terms("af").short == ("af",)
     assert query_terms('say "hi" OR NEAR(').match_expression() is not None
 

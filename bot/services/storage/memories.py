@@ -387,6 +387,25 @@ class Memories:
         )
         return [_memory(r) for r in rows]
 
+    async def document_frequencies(self, table: str, terms: Sequence[str]) -> dict[str, int]:
+        """How many memories (of everyone) hold each term in `table`'s index, and the id span.
+
+        Returned under the key "" is an upper bound of the number of memories (the highest id).
+        """
+        vocab = {"memories_fts": "memories_fts_vocab", "memories_terms": "memories_terms_vocab"}
+        if table not in vocab:
+            raise ValueError(f"unknown index {table!r}")
+        out: dict[str, int] = {t: 0 for t in terms}
+        if terms:
+            marks = ", ".join("?" * len(terms))
+            for term, docs in await self.db.fetchall(
+                f"SELECT term, doc FROM {vocab[table]} WHERE term IN ({marks})", tuple(terms)
+            ):
+                out[term] = int(docs)
+        row = await self.db.fetchone("SELECT MAX(id) FROM memories")
+        out[""] = int(row[0] or 0) if row else 0
+        return out
+
     async def candidates(self, person_id: int, ids: Iterable[int]) -> list[Candidate]:
         """Ranking facts for some ids of this person (neighbours of matches)."""
         wanted = sorted(set(ids))

@@ -80,6 +80,9 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
 CREATE VIRTUAL TABLE memories_terms USING fts5(
     terms, content='memories', content_rowid='id', tokenize='unicode61'
 );
+-- Document frequencies per term, to drop near-universal terms from a query before ranking.
+CREATE VIRTUAL TABLE memories_fts_vocab USING fts5vocab(memories_fts, 'row');
+CREATE VIRTUAL TABLE memories_terms_vocab USING fts5vocab(memories_terms, 'row');
 CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
     INSERT INTO memories_fts(rowid, body) VALUES (new.id, new.body);
     INSERT INTO memories_terms(rowid, terms) VALUES (new.id, new.terms);
