@@ -158,3 +158,25 @@ async def test_card_book_entries_trigger_on_keywords(
     assert again.persona.personality == result.persona.personality
     assert again.persona.example_dialogue == result.persona.example_dialogue
     assert again.book_entries == 2
+
+
+async def test_short_queries_find_exactly_the_rows_that_contain_them(
+    services: tuple[MemoryService, PersonaService],
+) -> None:
+    """1- and 2-character queries against a LIKE ground truth (platform-notes §10's trap)."""
+    import random
+
+    memory, _ = services
+    rng = random.Random(3)
+    alphabet = "猫狗雪海火锅上好吗，。 ab"
+    bodies = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(150)]
+    ids = {}
+    for body in bodies:
+        if body.strip():
+            ids[await memory.remember(ALICE, body)] = body.strip()
+    person, persona = await memory.scope(ALICE)
+    queries = [*"猫狗雪海火锅", "火锅", "上海", "雪海", "猫猫", "ab", "b"]
+    for query in queries:
+        hits = await memory.search(person, persona, query, k=1000)
+        expected = {i for i, body in ids.items() if query in body.casefold()}
+        assert {h.id for h in hits} == expected, query
