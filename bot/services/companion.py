@@ -297,8 +297,11 @@ class Companion:
         memory_cap = min(int(budget * self.tuning.memory_share), self.tuning.memory_cap_tokens)
         hits: list[MemoryHit] = []
         if self.memory is not None and use_memory:
-            pinned = await self.memory.pinned(user, limit=self.tuning.pinned_limit)
-            recalled = await self.memory.recall(user, text, k=self.tuning.recall_k)
+            # Both queue on the same read connection; asking at once saves a loop round trip.
+            pinned, recalled = await asyncio.gather(
+                self.memory.pinned(user, limit=self.tuning.pinned_limit),
+                self.memory.recall(user, text, k=self.tuning.recall_k),
+            )
             seen: set[int] = set()
             for hit in [*pinned, *recalled]:
                 if hit.id not in seen:
