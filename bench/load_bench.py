@@ -57,9 +57,9 @@ class FaultyOpenAI(FakeOpenAI):
     def _next(self, model: str) -> Behaviour:
         if self.fault_rate <= 0 or self.rng.random() >= self.fault_rate:
             return Reply()
-        kind = self.rng.choices(
-            ("500", "503", "429", "cut", "hang"), weights=(35, 15, 20, 20, 10)
-        )[0]
+        kind = self.rng.choices(("500", "503", "429", "cut", "hang"), weights=(35, 15, 20, 20, 10))[
+            0
+        ]
         self.faults[kind] += 1
         if kind == "429":
             return Status(429, retry_after="1")
