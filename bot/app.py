@@ -137,12 +137,13 @@ class App:
 
     def _build_companion(self) -> None:
         """Companion chats: the model client and the conversation service (None without a model)."""
-        from bot.services.companion import Companion
+        from bot.services.companion import Companion, CompanionTuning
         from bot.services.llm import LLMClient
         from bot.services.storage.conversations import Conversations
 
         self.conversations = Conversations(self.db)
         self.llm_config = self.settings.llm()
+        tuning = CompanionTuning.from_section(self.settings.section("companion"))
         self.companion: Companion | None = None
         if self.llm_config is not None:
             self.companion = Companion(
@@ -154,6 +155,7 @@ class App:
                 # The persona and memory services (issue 4) plug in here once built above.
                 personas=getattr(self, "personas", None),
                 memory=getattr(self, "memory", None),
+                tuning=tuning,
             )
             self._closers.append(self.companion.aclose)
 

@@ -20,11 +20,11 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.errors import ServiceUnavailable, UserError
+from bot.core.errors import ConfigError, ServiceUnavailable, UserError
 from bot.core.models import UserRef
 from bot.services.companion_seams import MemoryHit, MemorySource, PersonaSource, PersonaView
 from bot.services.i18n import I18n
@@ -63,6 +63,23 @@ class CompanionTuning:
     flush_interval: float = 1.5
     # At most this share of the context window is folded into the summary per background call.
     summarize_share: float = 0.25
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> CompanionTuning:
+        """`[companion] memory_tokens`, `history_tokens`, `recall_k` from afterglow.toml."""
+        names = {
+            "memory_tokens": "memory_cap_tokens",
+            "history_tokens": "history_cap_tokens",
+            "recall_k": "recall_k",
+        }
+        values: dict[str, int] = {}
+        for key, value in section.items():
+            if key not in names:
+                raise ConfigError(f"companion.{key}: unknown setting (known: {', '.join(names)})")
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"companion.{key}: must be a whole number greater than zero")
+            values[names[key]] = value
+        return cls(**values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

@@ -428,3 +428,17 @@ async def test_logs_never_carry_message_or_reply_text(
     assert "llm stream broken" in logged and "all models failed" in logged
     for secret in ("secret diary", "private thought", "I remem"):
         assert secret not in logged
+
+
+def test_tuning_from_config_section() -> None:
+    tuning = CompanionTuning.from_section(
+        {"memory_tokens": 800, "history_tokens": 6000, "recall_k": 4}
+    )
+    assert (tuning.memory_cap_tokens, tuning.history_cap_tokens, tuning.recall_k) == (800, 6000, 4)
+    assert CompanionTuning.from_section({}) == CompanionTuning()
+    from bot.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"companion\.history_token"):
+        CompanionTuning.from_section({"history_token": 5})
+    with pytest.raises(ConfigError, match="greater than zero"):
+        CompanionTuning.from_section({"recall_k": 0})
