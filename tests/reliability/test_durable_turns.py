@@ -253,3 +253,43 @@ async def test_recovery_answers_a_person_in_crisis_first(
         assert report.turns == ["crisis", "calm"]
     finally:
         await again.close()
+
+
+class HangingFinish(FakeReplier):
+    """The process dies while the platform settles the reply (it never returns)."""
+
+    async def finish(self, handle: MessageHandle, text: str) -> MessageHandle:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_crash_while_sending_the_final_reply_delivers_it_without_regenerating(
+    data_dir: Path, fake_llm: FakeOpenAI, i18n: I18n
+) -> None:
+    settings = make_settings(data_dir, fake_llm)
+    app = await open_app(settings, i18n)
+    msg = dm("lou", "one more thing", key="final-1")
+    try:
+        turn = asyncio.create_task(app.router.handle_message(msg, HangingFinish()))
+        for _ in range(200):  # until the complete reply is journaled and being sent
+            if await app.outbox.for_turn("console", "final-1"):
+                break
+            await asyncio.sleep(0.02)
+        await app.durable.drain(0.05)
+        assert turn.cancelled()
+        assert await app.turns.status("console", "final-1") == "pending"
+    finally:
+        await app.close()
+
+    restarted = await open_app(settings, i18n)
+    try:
+        out = FakeReplier()
+        restarted.durable.register_deliverer("console", ReplierDeliverer(out, [msg.chat.id]))
+        report = await restarted.durable.recover()
+        assert report.answered == 1
+        assert out.texts == [i18n.t("en", "reliability.sorry_for_delay"), REPLY]
+        assert len(fake_llm.requests) == 1  # the journaled reply, not a new generation
+        assert await restarted.turns.status("console", "final-1") == "answered"
+        assert (await restarted.outbox.status_counts()).get("pending", 0) == 0
+    finally:
+        await restarted.close()
