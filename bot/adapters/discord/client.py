@@ -45,6 +45,7 @@ from bot.core.commands import Command, Registry
 from bot.core.models import Attachment, ChatRef, IncomingMessage, MessageHandle
 from bot.core.router import Router
 from bot.core.streaming import split_text
+from bot.services.delivery import DeliveryUnavailable
 from bot.services.i18n import I18n, normalize_locale
 
 if TYPE_CHECKING:
@@ -309,6 +310,8 @@ class DiscordAdapter:
             await client.close()
             raise
         self._task = asyncio.create_task(self._connect(client), name="discord-gateway")
+        # Recovery and the outbox reach Discord chats through `deliver`.
+        self.app.durable.register_deliverer("discord", self)
 
     async def _connect(self, client: AfterglowClient) -> None:
         try:
@@ -330,6 +333,17 @@ class DiscordAdapter:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+    async def deliver(self, platform: str, chat_id: str, text: str) -> None:
+        """The `Deliverer` for recovery and the outbox: post `text` into a channel or DM by id."""
+        if self.client is None:
+            raise DeliveryUnavailable(chat_id)
+        try:
+            channel = await self.resolve_channel(int(chat_id))
+            for piece in split_text(text, 2000):
+                await channel_send(channel, piece)
+        except (ValueError, RuntimeError, discord.Forbidden, discord.NotFound) as exc:
+            raise DeliveryUnavailable(chat_id) from exc
 
     async def send_direct(self, platform: str, platform_user_id: str, text: str) -> bool:
         """The scheduler's `DirectSender` port: False for other platforms or undeliverable DMs."""
