@@ -1,6 +1,6 @@
 """A client for OpenAI-compatible `/chat/completions` endpoints: streaming, retries, breaker, fallback.
 
-One `httpx.AsyncClient` serves every provider for the life of the process. A call walks the
+A few long-lived `httpx.AsyncClient` pools serve every provider for the life of the process. A call walks the
 fallback chain (the requested model, then `fallback_order`); each model gets up to `max_attempts`
 attempts, retried only on 408/409/429/5xx, connection errors and timeouts, with capped exponential
 backoff and full jitter that never waits less than the server's `Retry-After`. Each provider has a
@@ -229,6 +229,12 @@ class LLMClient:
             breaker = self._breakers[m.provider]
             attempt = 0
             while attempt < self.config.max_attempts:
+                if self._clock() >= deadline:
+                    # Out of time: no provider is to blame, so no breaker counts this.
+                    errors.append(
+                        LLMTimeout("turn deadline passed", model=m.id, provider=m.provider)
+                    )
+                    raise AllProvidersFailed(errors)
                 if not breaker.allow():
                     errors.append(
                         LLMUnavailable(
@@ -453,6 +459,12 @@ class LLMClient:
             breaker = self._breakers[m.provider]
             attempt = 0
             while attempt < self.config.max_attempts:
+                if self._clock() >= deadline:
+                    # Out of time: no provider is to blame, so no breaker counts this.
+                    errors.append(
+                        LLMTimeout("turn deadline passed", model=m.id, provider=m.provider)
+                    )
+                    raise AllProvidersFailed(errors)
                 if not breaker.allow():
                     errors.append(
                         LLMUnavailable(

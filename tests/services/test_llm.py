@@ -395,3 +395,26 @@ async def test_fake_server_embeddings_and_models(server: FakeOpenAI) -> None:
 
     assert cos(vectors[0], vectors[1]) > cos(vectors[0], vectors[2])
     assert server.embedding_requests[0]["input"] == body["input"]
+
+
+async def test_spent_turn_deadline_does_not_blame_the_next_provider(
+    server: FakeOpenAI, backup: FakeOpenAI
+) -> None:
+    server.always(Hang())
+    base = two_providers(server, backup)
+    cfg = LLMConfig(
+        base.providers,
+        "big",
+        fallback_order=("small",),
+        attempt_timeout=1.0,
+        turn_timeout=0.05,
+        max_attempts=1,
+    )
+    client = LLMClient(cfg)
+    for _ in range(5):
+        with pytest.raises(AllProvidersFailed) as info:
+            await collect(client)
+        assert [type(e) for e in info.value.errors] == [LLMTimeout, LLMTimeout]
+    assert backup.requests == []
+    assert client.breaker("main").state is BreakerState.OPEN  # main really hung five times
+    assert client.breaker("spare").state is BreakerState.CLOSED  # spare was never tried
