@@ -105,6 +105,8 @@ def clean_image(data: bytes, limits: ImageLimits) -> CleanImage:
         raise UserError("images.bad_format")
     with warnings.catch_warnings():
         # Pillow warns between its own limit and twice it; a warning here must stop the decode.
+        # (catch_warnings is process-wide, not per thread: `_check_size` below is the guard that
+        # always holds, this filter is the second line behind it.)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data), formats=[fmt]) as source:
