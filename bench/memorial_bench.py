@@ -33,7 +33,7 @@ from bot.core.models import Attachment, ChatRef, UserRef
 from bot.services.i18n import I18n
 from bot.services.images import ImageStore
 from bot.services.memorial import FarewellText, MemorialLimits, MemorialService
-from bot.services.ocr import RapidOcrEngine
+from bot.services.ocr import RapidOcrEngine, RapidOcrSettings
 from bot.services.storage import Database
 from bot.services.storage.memorial import MemorialRepo
 from bot.services.storage.users import Users
@@ -145,6 +145,25 @@ async def bench_ocr(samples: int, quick: bool) -> dict[str, Any]:
     return result
 
 
+async def bench_ocr_threads(samples: int) -> dict[str, Any]:
+    """Warm seconds per zh screenshot with 1 and 2 ONNX Runtime threads, side by side."""
+    out: dict[str, Any] = {}
+    for threads in (1, 2):
+        engine = RapidOcrEngine(RapidOcrSettings(threads=threads))
+        if not await engine.warm_up():
+            return {"ready": False}
+        rng = random.Random(5)
+        await engine.read(screenshot(rng, "zh")[0])  # session set-up
+        times = []
+        for _ in range(samples):
+            image, _texts = screenshot(rng, "zh")
+            start = time.perf_counter()
+            await engine.read(image)
+            times.append(time.perf_counter() - start)
+        out[f"threads_{threads}_mean_s"] = round(statistics.fmean(times), 3)
+    return out
+
+
 def _attachment(data: bytes) -> Attachment:
     async def fetch(max_bytes: int) -> bytes:
         return data
@@ -244,6 +263,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "bench": "memorial",
             "quick": quick,
             "ocr": await bench_ocr(1 if quick else 4, quick),
+            # Thread counts matter on a shared box; skipped in --quick (it builds two engines).
+            "ocr_threads": {} if quick else await bench_ocr_threads(3),
             "store": await bench_store(args.posts or (10 if quick else 200), root),
             "search": await bench_search(
                 args.search_posts or (1000 if quick else 10_000), 20 if quick else 300, root

@@ -173,11 +173,14 @@ class App:
     def _build_memorial(self) -> None:
         """The memorial wall (issue 7): offline OCR and the wall service."""
         from bot.services.memorial import MemorialService
-        from bot.services.ocr import OcrEngine, RapidOcrEngine, VisionOcrEngine
+        from bot.services.ocr import OcrEngine, RapidOcrEngine, RapidOcrSettings, VisionOcrEngine
 
         section = self.settings.section("memorial")
         # The engine loads its bundled models lazily, on the first screenshot.
-        ocr: OcrEngine | None = RapidOcrEngine() if section.get("ocr", True) else None
+        threads = max(1, int(section.get("ocr_threads", 2)))
+        ocr: OcrEngine | None = (
+            RapidOcrEngine(RapidOcrSettings(threads=threads)) if section.get("ocr", True) else None
+        )
         vision_model = section.get("vision_model")
         if vision_model and self.llm_config is not None:
             # Operator opt-in: a configured vision model reads screenshots; local OCR backs it up.
