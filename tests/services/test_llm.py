@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -50,6 +51,23 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
+Maker = Callable[..., LLMClient]
+
+
+@pytest.fixture
+async def make() -> AsyncIterator[Maker]:
+    """Builds clients and closes their connection pools after the test."""
+    made: list[LLMClient] = []
+
+    def factory(*args: Any, **kwargs: Any) -> LLMClient:
+        made.append(LLMClient(*args, **kwargs))
+        return made[-1]
+
+    yield factory
+    for client in made:
+        await client.aclose()
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[FakeOpenAI]:
     async with FakeOpenAI(reply="Hello, 你好 friend.", chunk_chars=5) as s:
@@ -78,8 +96,10 @@ async def collect(client: LLMClient, **kw: object) -> list[StreamEvent]:
     return [ev async for ev in client.stream(MSGS, **kw)]  # type: ignore[arg-type]
 
 
-async def test_stream_yields_started_text_and_finished_with_usage(server: FakeOpenAI) -> None:
-    client = LLMClient(LLMConfig.single(server.base_url, "m1", "sk-test"))
+async def test_stream_yields_started_text_and_finished_with_usage(
+    server: FakeOpenAI, make: Maker
+) -> None:
+    client = make(LLMConfig.single(server.base_url, "m1", "sk-test"))
     events = await collect(client)
     await client.aclose()
 
@@ -97,8 +117,8 @@ async def test_stream_yields_started_text_and_finished_with_usage(server: FakeOp
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
 
 
-async def test_complete_returns_text_and_usage(server: FakeOpenAI) -> None:
-    client = LLMClient(LLMConfig.single(server.base_url, "m1"))
+async def test_complete_returns_text_and_usage(server: FakeOpenAI, make: Maker) -> None:
+    client = make(LLMConfig.single(server.base_url, "m1"))
     result = await client.complete(MSGS, temperature=0.3)
     await client.aclose()
     assert result.text == "Hello, 你好 friend." and result.model == "m1" and not result.fallback
@@ -107,10 +127,12 @@ async def test_complete_returns_text_and_usage(server: FakeOpenAI) -> None:
     assert "Authorization" not in server.headers[0]
 
 
-async def test_429_waits_at_least_retry_after_then_succeeds(server: FakeOpenAI) -> None:
+async def test_429_waits_at_least_retry_after_then_succeeds(
+    server: FakeOpenAI, make: Maker
+) -> None:
     t = FakeTime()
     server.script(Status(429, retry_after="2"))
-    client = LLMClient(
+    client = make(
         LLMConfig.single(server.base_url, "m1"), clock=t.clock, sleep=t.sleep, rand=lambda: 0.0
     )
     events = await collect(client)
@@ -120,20 +142,20 @@ async def test_429_waits_at_least_retry_after_then_succeeds(server: FakeOpenAI) 
 
 
 async def test_400_is_not_retried_nor_sent_to_fallback(
-    server: FakeOpenAI, backup: FakeOpenAI
+    server: FakeOpenAI, backup: FakeOpenAI, make: Maker
 ) -> None:
     server.script(Status(400, body='{"error": {"message": "context too long"}}'))
-    client = LLMClient(two_providers(server, backup), sleep=FakeTime().sleep)
+    client = make(two_providers(server, backup), sleep=FakeTime().sleep)
     with pytest.raises(LLMBadResponse) as info:
         await collect(client)
     assert info.value.status == 400
     assert len(server.requests) == 1 and backup.requests == []
 
 
-async def test_attempts_never_exceed_max_and_backoff_grows(server: FakeOpenAI) -> None:
+async def test_attempts_never_exceed_max_and_backoff_grows(server: FakeOpenAI, make: Maker) -> None:
     t = FakeTime()
     server.always(Status(500))
-    client = LLMClient(
+    client = make(
         LLMConfig.single(server.base_url, "m1"), clock=t.clock, sleep=t.sleep, rand=lambda: 1.0
     )
     with pytest.raises(AllProvidersFailed) as info:
@@ -143,12 +165,12 @@ async def test_attempts_never_exceed_max_and_backoff_grows(server: FakeOpenAI) -
     assert [type(e) for e in info.value.errors] == [LLMUnavailable] * 3
 
 
-def test_backoff_is_capped_and_jittered() -> None:
+async def test_backoff_is_capped_and_jittered(make: Maker) -> None:
     cfg = LLMConfig.single("http://127.0.0.1:9/v1", "m1")
-    client = LLMClient(cfg, rand=lambda: 1.0, http=httpx.AsyncClient())
+    client = make(cfg, rand=lambda: 1.0)
     assert client.backoff(10, None) == 20.0
     assert client.backoff(10, 45.0) == 45.0  # the server's hint wins even past the cap
-    half = LLMClient(cfg, rand=lambda: 0.5, http=httpx.AsyncClient())
+    half = make(cfg, rand=lambda: 0.5)
     assert half.backoff(3, None) == 2.0
 
 
@@ -163,11 +185,11 @@ def test_parse_retry_after_seconds_and_dates() -> None:
 
 
 async def test_fallback_answers_when_main_provider_fails(
-    server: FakeOpenAI, backup: FakeOpenAI
+    server: FakeOpenAI, backup: FakeOpenAI, make: Maker
 ) -> None:
     t = FakeTime()
     server.always(Status(503))
-    client = LLMClient(two_providers(server, backup), clock=t.clock, sleep=t.sleep)
+    client = make(two_providers(server, backup), clock=t.clock, sleep=t.sleep)
     events = await collect(client)
     started, end = events[0], events[-1]
     assert isinstance(started, Started) and started.fallback and started.model == "small"
@@ -178,27 +200,29 @@ async def test_fallback_answers_when_main_provider_fails(
 
 
 async def test_unusable_provider_is_not_retried_but_falls_back(
-    server: FakeOpenAI, backup: FakeOpenAI
+    server: FakeOpenAI, backup: FakeOpenAI, make: Maker
 ) -> None:
     server.script(Status(401))
-    client = LLMClient(two_providers(server, backup), sleep=FakeTime().sleep)
+    client = make(two_providers(server, backup), sleep=FakeTime().sleep)
     result = await client.complete(MSGS)
     assert result.fallback and result.text == "Backup here."
     assert len(server.requests) == 1
 
 
-async def test_open_breaker_skips_provider(server: FakeOpenAI, backup: FakeOpenAI) -> None:
-    client = LLMClient(two_providers(server, backup))
+async def test_open_breaker_skips_provider(
+    server: FakeOpenAI, backup: FakeOpenAI, make: Maker
+) -> None:
+    client = make(two_providers(server, backup))
     client.breaker("main").trip()
     result = await client.complete(MSGS)
     assert result.fallback and result.model == "small"
     assert server.requests == []
 
 
-async def test_five_failures_open_the_breaker_end_to_end(server: FakeOpenAI) -> None:
+async def test_five_failures_open_the_breaker_end_to_end(server: FakeOpenAI, make: Maker) -> None:
     t = FakeTime()
     server.always(Status(500))
-    client = LLMClient(
+    client = make(
         LLMConfig.single(server.base_url, "m1"), clock=t.clock, sleep=t.sleep, rand=lambda: 0.0
     )
     for _ in range(2):
@@ -216,10 +240,10 @@ async def test_five_failures_open_the_breaker_end_to_end(server: FakeOpenAI) -> 
     assert client.breaker("default").state is BreakerState.CLOSED
 
 
-async def test_all_providers_down(server: FakeOpenAI, backup: FakeOpenAI) -> None:
+async def test_all_providers_down(server: FakeOpenAI, backup: FakeOpenAI, make: Maker) -> None:
     server.always(Status(500))
     backup.always(Status(502))
-    client = LLMClient(two_providers(server, backup), sleep=FakeTime().sleep)
+    client = make(two_providers(server, backup), sleep=FakeTime().sleep)
     with pytest.raises(AllProvidersFailed) as info:
         await collect(client)
     assert {e.provider for e in info.value.errors} == {"main", "spare"}
@@ -227,10 +251,10 @@ async def test_all_providers_down(server: FakeOpenAI, backup: FakeOpenAI) -> Non
 
 
 async def test_stream_cut_keeps_partial_and_never_retries(
-    server: FakeOpenAI, backup: FakeOpenAI
+    server: FakeOpenAI, backup: FakeOpenAI, make: Maker
 ) -> None:
     server.script(Cut(after_chunks=2))
-    client = LLMClient(two_providers(server, backup), sleep=FakeTime().sleep)
+    client = make(two_providers(server, backup), sleep=FakeTime().sleep)
     seen: list[str] = []
     with pytest.raises(LLMStreamBroken) as info:
         async for ev in client.stream(MSGS):
@@ -241,11 +265,11 @@ async def test_stream_cut_keeps_partial_and_never_retries(
     assert len(server.requests) == 1 and backup.requests == []
 
 
-async def test_hang_times_out_per_attempt(server: FakeOpenAI) -> None:
+async def test_hang_times_out_per_attempt(server: FakeOpenAI, make: Maker) -> None:
     server.always(Hang())
     cfg = LLMConfig.single(server.base_url, "m1")
     cfg = LLMConfig(cfg.providers, "m1", attempt_timeout=0.2, turn_timeout=5, max_attempts=2)
-    client = LLMClient(cfg, sleep=FakeTime().sleep)
+    client = make(cfg, sleep=FakeTime().sleep)
     start = time.monotonic()
     with pytest.raises(AllProvidersFailed) as info:
         await collect(client)
@@ -253,11 +277,11 @@ async def test_hang_times_out_per_attempt(server: FakeOpenAI) -> None:
     assert [type(e) for e in info.value.errors] == [LLMTimeout, LLMTimeout]
 
 
-async def test_turn_deadline_bounds_all_attempts(server: FakeOpenAI) -> None:
+async def test_turn_deadline_bounds_all_attempts(server: FakeOpenAI, make: Maker) -> None:
     server.always(Hang())
     cfg = LLMConfig.single(server.base_url, "m1")
     cfg = LLMConfig(cfg.providers, "m1", attempt_timeout=0.3, turn_timeout=0.5, max_attempts=3)
-    client = LLMClient(cfg, backoff_base=0.01)
+    client = make(cfg, backoff_base=0.01)
     start = time.monotonic()
     with pytest.raises(AllProvidersFailed):
         await collect(client)
@@ -265,29 +289,29 @@ async def test_turn_deadline_bounds_all_attempts(server: FakeOpenAI) -> None:
     assert len(server.requests) <= 2
 
 
-async def test_hang_mid_stream_is_a_broken_stream(server: FakeOpenAI) -> None:
+async def test_hang_mid_stream_is_a_broken_stream(server: FakeOpenAI, make: Maker) -> None:
     server.script(Cut(after_chunks=1, hang=True))
     cfg = LLMConfig.single(server.base_url, "m1")
-    client = LLMClient(LLMConfig(cfg.providers, "m1", attempt_timeout=0.2))
+    client = make(LLMConfig(cfg.providers, "m1", attempt_timeout=0.2))
     with pytest.raises(LLMStreamBroken) as info:
         await collect(client)
     assert info.value.partial == "Hello" and isinstance(info.value.cause, LLMTimeout)
 
 
-async def test_server_rejecting_stream_options_gets_one_retry_without() -> None:
+async def test_server_rejecting_stream_options_gets_one_retry_without(make: Maker) -> None:
     async with FakeOpenAI(reply="ok", reject_stream_options=True) as s:
-        client = LLMClient(LLMConfig.single(s.base_url, "m1"))
+        client = make(LLMConfig.single(s.base_url, "m1"))
         events = await collect(client)
         events += await collect(client)
     assert [e.text for e in events if isinstance(e, Finished)] == ["ok", "ok"]
     assert ["stream_options" in r for r in s.requests] == [True, False, False]
 
 
-async def test_connection_refused_is_retried_then_fails() -> None:
+async def test_connection_refused_is_retried_then_fails(make: Maker) -> None:
     async with FakeOpenAI() as s:
         url = s.base_url
     t = FakeTime()
-    client = LLMClient(LLMConfig.single(url, "m1"), clock=t.clock, sleep=t.sleep)
+    client = make(LLMConfig.single(url, "m1"), clock=t.clock, sleep=t.sleep)
     with pytest.raises(AllProvidersFailed) as info:
         await collect(client)
     assert len(info.value.errors) == 3 and all(
@@ -295,10 +319,12 @@ async def test_connection_refused_is_retried_then_fails() -> None:
     )
 
 
-async def test_reply_override_and_per_model_script(server: FakeOpenAI, backup: FakeOpenAI) -> None:
+async def test_reply_override_and_per_model_script(
+    server: FakeOpenAI, backup: FakeOpenAI, make: Maker
+) -> None:
     server.script(Status(500), Status(500), Status(500), model="big")
     server.script(Reply(text="scripted"))
-    client = LLMClient(two_providers(server, backup), sleep=FakeTime().sleep)
+    client = make(two_providers(server, backup), sleep=FakeTime().sleep)
     first = await client.complete(MSGS)
     assert first.fallback and first.text == "Backup here."
     second = await client.complete(MSGS)
@@ -398,7 +424,7 @@ async def test_fake_server_embeddings_and_models(server: FakeOpenAI) -> None:
 
 
 async def test_spent_turn_deadline_does_not_blame_the_next_provider(
-    server: FakeOpenAI, backup: FakeOpenAI
+    server: FakeOpenAI, backup: FakeOpenAI, make: Maker
 ) -> None:
     server.always(Hang())
     base = two_providers(server, backup)
@@ -410,7 +436,7 @@ async def test_spent_turn_deadline_does_not_blame_the_next_provider(
         turn_timeout=0.05,
         max_attempts=1,
     )
-    client = LLMClient(cfg)
+    client = make(cfg)
     for _ in range(5):
         with pytest.raises(AllProvidersFailed) as info:
             await collect(client)
