@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main as cli_main
+from bot.core.errors import ConfigError
 from bot.services.backup import (
     BackupConfig,
     BackupError,
@@ -193,3 +194,20 @@ def test_cli_backup_and_restore(
     monkeypatch.setenv("AFTERGLOW_DATA_DIR", str(tmp_path / "fresh"))
     assert cli_main(["restore", str(tmp_path / "x.tar.gz")]) == 0
     assert (tmp_path / "fresh" / "afterglow.sqlite3").is_file()
+
+
+def test_schedule_setting_adds_the_backup_job(tmp_path: Path, i18n: I18n) -> None:
+    from bot.app import App
+
+    def owners(app: App) -> list[type]:
+        return [type(getattr(job, "__self__", None)) for job in app.jobs]
+
+    plain = App(make_settings(tmp_path / "a", None), i18n=i18n)
+    assert BackupScheduler not in owners(plain)
+    scheduled = App(
+        make_settings(tmp_path / "b", None, {"backup": {"schedule": True, "at": "04:15"}}),
+        i18n=i18n,
+    )
+    assert BackupScheduler in owners(scheduled)
+    with pytest.raises(ConfigError, match=r"\[backup\] at"):
+        App(make_settings(tmp_path / "c", None, {"backup": {"at": "25:99"}}), i18n=i18n)
