@@ -62,6 +62,9 @@ class RetrievalSettings:
     #: from a query that has rarer terms: they barely move BM25 and cost the most to rank.
     common_share: float = 0.1
     common_floor: int = 500
+    #: Past this many matching memories (of everyone), a query ranks the newest matches instead
+    #: of scoring them all with BM25 (which costs about 1.5 µs a match).
+    rank_budget: int = 8000
     use_embeddings: bool = False
 
 
@@ -195,9 +198,14 @@ class MemoryService:
             ("memories_terms", terms.terms_expression()),
         ):
             if expression:
-                rows = await self.memories.search_match(
-                    person_id, persona_id, expression, pool, table=table
-                )
+                if await self.memories.count_matches(table, expression) > self.settings.rank_budget:
+                    rows = await self.memories.search_recent(
+                        person_id, persona_id, expression, pool, table=table
+                    )
+                else:
+                    rows = await self.memories.search_match(
+                        person_id, persona_id, expression, pool, table=table
+                    )
                 rankings.append(_collect(rows, found))
         if terms.short:
             rows = await self.memories.search_like(person_id, persona_id, terms.short, pool)
@@ -227,10 +235,18 @@ class MemoryService:
         frequencies = await self.memories.document_frequencies(table, terms)
         total = frequencies.pop("")
         limit = max(self.settings.common_floor, total * self.settings.common_share)
-        kept = tuple(t for t in terms if frequencies[t] <= limit)
-        if len(kept) >= 2:
-            return kept
-        return tuple(sorted(terms, key=lambda t: frequencies[t])[:2])
+        kept = [t for t in terms if frequencies[t] <= limit]
+        if len(kept) < 2:
+            kept = sorted(terms, key=lambda t: frequencies[t])[:2]
+        # Rarest first, keep adding while the rows to score stay within budget.
+        chosen: list[str] = []
+        budget = 0
+        for term in sorted(kept, key=lambda t: frequencies[t]):
+            if chosen and budget + frequencies[term] > self.settings.rank_budget:
+                break
+            chosen.append(term)
+            budget += frequencies[term]
+        return tuple(t for t in terms if t in chosen)
 
     async def _smooth(
         self, person_id: int, rankings: list[dict[int, float]], found: dict[int, Candidate]

@@ -387,6 +387,39 @@ class Memories:
         )
         return [_memory(r) for r in rows]
 
+    async def count_matches(self, table: str, expression: str) -> int:
+        """How many memories (of everyone) match `expression` — cheap: nothing is scored."""
+        if table not in ("memories_fts", "memories_terms"):
+            raise ValueError(f"unknown index {table!r}")
+        row = await self.db.fetchone(
+            f"SELECT COUNT(*) FROM {table} WHERE {table} MATCH ?", (expression,)
+        )
+        return int(row[0]) if row else 0
+
+    async def search_recent(
+        self,
+        person_id: int,
+        persona_id: int | None,
+        expression: str,
+        limit: int,
+        kinds: Sequence[str] = SEARCHABLE,
+        *,
+        table: str = "memories_terms",
+    ) -> list[tuple[Candidate, float]]:
+        """The newest matches (walking the index backwards, stopping at `limit`), scored by rank.
+
+        For queries so broad that scoring every match would be slow.
+        """
+        if table not in ("memories_fts", "memories_terms"):
+            raise ValueError(f"unknown index {table!r}")
+        rows = await self.db.fetchall(
+            f"SELECT {_LIGHT} FROM {table} JOIN memories m ON m.id = {table}.rowid"
+            f" WHERE {table} MATCH ? AND {_SCOPE} AND {_kinds_clause(kinds)}"
+            f" ORDER BY {table}.rowid DESC LIMIT ?",
+            (expression, person_id, persona_id, limit),
+        )
+        return [(_candidate(r), 1.0 / (rank + 1)) for rank, r in enumerate(rows)]
+
     async def document_frequencies(self, table: str, terms: Sequence[str]) -> dict[str, int]:
         """How many memories (of everyone) hold each term in `table`'s index, and the id span.
 
