@@ -177,7 +177,7 @@ class App:
 
         section = self.settings.section("memorial")
         # The engine loads its bundled models lazily, on the first screenshot.
-        threads = max(1, int(section.get("ocr_threads", 2)))
+        threads = max(1, int(section.get("ocr_threads", 1)))
         ocr: OcrEngine | None = (
             RapidOcrEngine(RapidOcrSettings(threads=threads)) if section.get("ocr", True) else None
         )

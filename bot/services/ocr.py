@@ -117,7 +117,7 @@ class RapidOcrSettings:
     """Tuning for RapidOCR; thread counts stay small because the host is shared."""
 
     min_score: float = 0.5
-    threads: int = 2
+    threads: int = 1
     max_side: int = 2000
 
 
