@@ -215,9 +215,14 @@ class Memorial(Cog):
     async def wall_search(self, inv: Invocation, text: str = "") -> None:
         """Find posts by caption, companion name or the words inside the screenshots."""
         posts = await self.memorial.search(inv.chat, text)
-        await self._pages(
-            inv, posts, header=inv.t("memorial.search.header", query=text.strip()), query=text
-        )
+        unread = await self.memorial.unread(inv.chat)
+        # Just-posted screenshots are still being read; say so rather than look empty.
+        note = inv.tn("memorial.search.unread", unread, count=unread) if unread else ""
+        if not posts:
+            await inv.reply("\n".join(filter(None, [inv.t("memorial.wall.empty"), note])))
+            return
+        header = inv.t("memorial.search.header", query=text.strip())
+        await self._pages(inv, posts, header="\n".join(filter(None, [header, note])), query=text)
 
     @command(
         "wall",

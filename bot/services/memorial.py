@@ -332,6 +332,13 @@ class MemorialService:
         group = await self.group(chat)
         return await self.repo.search(group.id, query, limit=self.limits.results)
 
+    async def unread(self, chat: ChatRef) -> int:
+        """Posts of this group whose screenshots are not read yet (search cannot see them)."""
+        if self.ocr is None:
+            return 0
+        group = await self.group(chat)
+        return await self.repo.pending_in_group(group.id)
+
     # --- removal --------------------------------------------------------------------------
 
     async def check_removal(

@@ -94,6 +94,9 @@ async def test_post_candle_browse_search_export_remove(
     assert "#1 · 0 支蜡烛" in out and "/press candle:1" in out
     assert "📎" in out  # the screenshot travels with the card
     assert i18n.t("zh_Hans", "memorial.posted", id=1) in out
+    # Reading the screenshot takes a second or two; a search meanwhile says so.
+    out = await bo.say(f"/wall search {PHRASE}")
+    assert i18n.tn("zh_Hans", "memorial.search.unread", 1, count=1) in out
     await app.memorial.wait_for_ocr()
     post = await app.memorial.repo.get(1)
     assert post is not None and post.ocr_status == "done" and PHRASE in post.ocr_text
@@ -115,6 +118,7 @@ async def test_post_candle_browse_search_export_remove(
     assert "#1 · 小满" in out
     out = await bo.say(f"/wall search {PHRASE}")
     assert "#1 · 小满" in out and PHRASE in out.split("截图中：", 1)[1]
+    assert "正在识别" not in out
     out = await bo.say("/wall search 灯塔")  # two characters: the LIKE path
     assert "#1 · 小满" in out
     out = await bo.say("/wall search 不存在的句子")

@@ -372,6 +372,14 @@ class MemorialRepo:
         )
         return await self._with_images(rows)
 
+    async def pending_in_group(self, group_id: int) -> int:
+        """How many posts of a group still wait for their screenshots to be read."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM memorial_posts WHERE group_id = ? AND ocr_status = 'pending'",
+            (group_id,),
+        )
+        return int(row[0]) if row else 0
+
     async def set_ocr(self, post_id: int, text: str, status: str) -> None:
         await self.db.execute(
             "UPDATE memorial_posts SET ocr_text = ?, ocr_status = ? WHERE id = ?",
