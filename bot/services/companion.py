@@ -467,7 +467,7 @@ class Companion:
             # Inside the person's lock none of their replies can be streaming: such a row was
             # left by a process that died mid-reply.
             await self.repo.settle_stale(conversation.id)
-        sampling = _sampling(persona)
+        sampling = _sampling(persona, ctx.model)
         parts: list[str] = []
         reply_id: int | None = None
         answering: Started | None = None
@@ -672,12 +672,15 @@ async def image_data_urls(blobs: Sequence[bytes], limits: ImageLimits | None = N
     return urls
 
 
-def _sampling(persona: PersonaView) -> dict[str, Any]:
+def _sampling(persona: PersonaView, model: ModelConfig) -> dict[str, Any]:
+    """The persona's sampling choices; a reply never exceeds the room the budget kept for it."""
     out: dict[str, Any] = {}
     if persona.temperature is not None:
         out["temperature"] = persona.temperature
     if persona.top_p is not None:
         out["top_p"] = persona.top_p
+    if persona.max_tokens:
+        out["max_tokens"] = min(persona.max_tokens, model.max_output_tokens)
     return out
 
 

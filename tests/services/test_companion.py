@@ -75,6 +75,7 @@ class StubPersonas:
             relationship="old friend",
             example_dialogue="user: hi\nSol: hey you",
             temperature=0.8,
+            max_tokens=5000,
         )
 
 
@@ -308,6 +309,7 @@ async def test_memories_and_uploads_go_in_as_data_never_system(
     assert sent[2]["role"] == "assistant"  # the fixed acknowledgement keeps turns alternating
     assert memory.queries == ["when is my birthday?"]
     assert server.requests[0]["temperature"] == 0.8
+    assert server.requests[0]["max_tokens"] == 256  # capped by the room kept for the reply
     conv = await w.repo.find_active(1, 7)
     assert conv is not None  # conversations are per person and persona
 
