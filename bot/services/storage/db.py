@@ -177,5 +177,12 @@ class Database:
         if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
             raise ValueError(f"unknown checkpoint mode {mode}")
         async with self._lock:
-            row = await (await self.writer.execute(f"PRAGMA wal_checkpoint({mode})")).fetchone()
+            # A long reader would make the checkpoint wait the full busy timeout while holding
+            # the write lock; give up quickly instead (the caller reports `busy`).
+            await self.writer.execute("PRAGMA busy_timeout=200")
+            try:
+                cur = await self.writer.execute(f"PRAGMA wal_checkpoint({mode})")
+                row = await cur.fetchone()
+            finally:
+                await self.writer.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
