@@ -105,10 +105,12 @@ class AssembledContext:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
+        """The request's messages, in order."""
         return [p.message for p in self.parts]
 
     @property
     def tokens(self) -> int:
+        """Estimated prompt tokens of the whole request."""
         return REPLY_PRIMING + sum(p.tokens for p in self.parts)
 
 
@@ -120,6 +122,7 @@ class PersonLocks:
 
     @contextlib.asynccontextmanager
     async def hold(self, person_id: int) -> AsyncIterator[None]:
+        """Hold the person's lock for one turn (others wait their turn)."""
         lock, users = self._locks.get(person_id, (asyncio.Lock(), 0))
         self._locks[person_id] = (lock, users + 1)
         try:
@@ -205,6 +208,7 @@ class Companion:
         return self.config.model(self.config.default_model)
 
     def selectable(self) -> tuple[ModelConfig, ...]:
+        """The models a person may pick with /model."""
         return self.config.selectable()
 
     async def choose_model(self, user: UserRef, ref: str) -> ModelConfig:

@@ -123,6 +123,7 @@ class Conversations:
         return _conversation(row) if row else None
 
     async def get(self, conversation_id: int) -> Conversation | None:
+        """A conversation by id, open or closed."""
         row = await self.db.fetchone(
             f"SELECT {_CONV_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
         )
@@ -293,12 +294,14 @@ class Conversations:
         return [_message(r) for r in rows]
 
     async def message(self, message_id: int) -> StoredMessage | None:
+        """One stored message by id."""
         row = await self.db.fetchone(
             f"SELECT {_MSG_COLUMNS} FROM messages WHERE id = ?", (message_id,)
         )
         return _message(row) if row else None
 
     async def last_user_message(self, conversation_id: int) -> StoredMessage | None:
+        """The person's newest message in the conversation."""
         row = await self.db.fetchone(
             f"SELECT {_MSG_COLUMNS} FROM messages WHERE conversation_id = ? AND role = 'user'"
             " ORDER BY id DESC LIMIT 1",
@@ -326,6 +329,7 @@ class Conversations:
         return str(row[0]) if row and row[0] else None
 
     async def choose_model(self, person_id: int, model: str | None) -> None:
+        """Store (or clear, with None) the person's model choice."""
         async with self.db.write() as conn:
             await conn.execute(
                 "INSERT INTO companion_prefs (person_id, model) VALUES (?, ?)"
