@@ -64,7 +64,7 @@ class RetrievalSettings:
     common_floor: int = 500
     #: Past this many matching memories (of everyone), a query ranks the newest matches instead
     #: of scoring them all with BM25 (which costs about 1.5 µs a match).
-    rank_budget: int = 8000
+    rank_budget: int = 3000
     use_embeddings: bool = False
 
 

@@ -376,13 +376,15 @@ class Memories:
         )
         return [(_candidate(r), float(r[5])) for r in rows]
 
+    # `+m.person_id` keeps SQLite on the primary key for id lists (the person index would scan
+    # every memory of that person).
     async def by_ids(self, person_id: int, ids: Iterable[int]) -> list[Memory]:
         wanted = sorted(set(ids))
         if not wanted:
             return []
         marks = ", ".join("?" * len(wanted))
         rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM memories m WHERE m.person_id = ? AND m.id IN ({marks})",
+            f"SELECT {_COLUMNS} FROM memories m WHERE +m.person_id = ? AND m.id IN ({marks})",
             (person_id, *wanted),
         )
         return [_memory(r) for r in rows]
@@ -446,7 +448,7 @@ class Memories:
             return []
         marks = ", ".join("?" * len(wanted))
         rows = await self.db.fetchall(
-            f"SELECT {_LIGHT} FROM memories m WHERE m.person_id = ? AND m.id IN ({marks})",
+            f"SELECT {_LIGHT} FROM memories m WHERE +m.person_id = ? AND m.id IN ({marks})",
             (person_id, *wanted),
         )
         return [_candidate(r) for r in rows]
