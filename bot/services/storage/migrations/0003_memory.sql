@@ -69,6 +69,8 @@ CREATE INDEX memories_person ON memories(person_id, kind, created_at);
 CREATE INDEX memories_persona ON memories(persona_id);
 CREATE INDEX memories_letter ON memories(letter_id);
 CREATE INDEX memories_conversation ON memories(conversation_id);
+-- Pinned memories are read on every companion turn; a partial index keeps that O(pins).
+CREATE INDEX memories_pinned ON memories(person_id, created_at) WHERE pinned = 1;
 
 -- Trigram full-text index over memory bodies (platform-notes §10): substring MATCH for CJK,
 -- BM25 ranking. Queries shorter than three characters use LIKE on the base table instead.
