@@ -280,8 +280,12 @@ class Companion:
         ctx.parts.append(ContextPart("system", system, system_tokens))
         used = REPLY_PRIMING + system_tokens + current_tokens
 
-        data_message = await self._data_message(
-            user, conversation, text, locale, model, budget, attachments_text, use_memory
+        # The newest history page does not depend on the memories: read both at once.
+        data_message, first_page = await asyncio.gather(
+            self._data_message(
+                user, conversation, text, locale, model, budget, attachments_text, use_memory
+            ),
+            self._page(conversation, before_id),
         )
         if data_message is not None:
             data = {"role": "user", "content": data_message}
@@ -296,7 +300,7 @@ class Companion:
         if conversation is not None:
             room = min(budget - used, self.tuning.history_cap_tokens)
             history, ctx.dropped_upto, ctx.fold_upto = await self._history(
-                conversation, room, before_id
+                conversation, room, first_page
             )
         ctx.parts.extend(reversed(history))
         ctx.parts.append(ContextPart("message", current, current_tokens))
@@ -356,22 +360,30 @@ class Companion:
         intro = self.i18n.t(locale, "companion.prompt.data_intro")
         return intro + "\n\n" + "\n\n".join(blocks)
 
+    async def _page(
+        self, conversation: Conversation | None, before_id: int | None
+    ) -> list[StoredMessage]:
+        """One page of unsummarized history before `before_id`, newest first."""
+        if conversation is None:
+            return []
+        return await self.repo.newest(
+            conversation.id,
+            after_id=conversation.summary_upto,
+            before_id=before_id,
+            limit=self.tuning.history_page,
+        )
+
     async def _history(
-        self, conversation: Conversation, room: int, before_id: int | None
+        self, conversation: Conversation, room: int, page: list[StoredMessage]
     ) -> tuple[list[ContextPart], int, int]:
         """Newest stored turns (after the summary) that fit in `room`, the newest dropped id, and
-        the id to fold the summary up to (keeping the newest half of `room` unsummarized)."""
+        the id to fold the summary up to (keeping the newest half of `room` unsummarized).
+
+        `page` is the first page, already read; further pages are read as needed."""
         parts: list[ContextPart] = []
         keep = room // 2
         fold_upto = 0
-        cursor = before_id
         while True:
-            page = await self.repo.newest(
-                conversation.id,
-                after_id=conversation.summary_upto,
-                before_id=cursor,
-                limit=self.tuning.history_page,
-            )
             for msg in page:
                 cost = MESSAGE_OVERHEAD + msg.tokens
                 if cost > room:
@@ -383,7 +395,7 @@ class Companion:
                 parts.append(ContextPart("history", {"role": msg.role, "content": msg.text}, cost))
             if len(page) < self.tuning.history_page:
                 return parts, 0, 0
-            cursor = page[-1].id
+            page = await self._page(conversation, page[-1].id)
 
     # ------------------------------------------------------------------ turns
 

@@ -197,10 +197,12 @@ class FakeOpenAI:
         await self._stopping.wait()
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        # When the request's first bytes (its headers) arrived, before the body is parsed.
+        arrived = time.monotonic()
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
-        self.request_times.append(time.monotonic())
+        self.request_times.append(arrived)
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         try:
