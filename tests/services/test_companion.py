@@ -172,6 +172,8 @@ async def test_turn_streams_and_stores_both_sides(
     assert rows[0][:3] == ("user", "do you remember me?", "complete")
     assert rows[1][:5] == ("assistant", "I remember you.", "complete", "big", 0)
     assert isinstance(rows[1][5], int) and rows[1][5] > 0  # the provider's usage was stored
+    # ... and it corrected the estimate for that model (the fake counts ~4 chars per token).
+    assert w.companion.tokens.ratio("big") < 1.0 and w.companion.tokens.ratio("tiny") == 1.0
     sent = server.requests[0]["messages"]
     assert sent[0]["role"] == "system" and "not a human" in sent[0]["content"]
     assert sent[-1] == {"role": "user", "content": "do you remember me?"}
