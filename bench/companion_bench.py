@@ -212,10 +212,10 @@ async def bench_overhead(tmp: Path, *, stored: int, turns: int, letter: str) -> 
     reply = " ".join(["word"] * REPLY_WORDS)
     done_times: list[float] = []
     async with FakeOpenAI(reply=reply, chunk_chars=40) as server:
-        original_write_done = server._answer
+        answer_normally = server._answer
 
         async def answer(request: Any, body: dict[str, Any]) -> Any:
-            response = await original_write_done(request, body)
+            response = await answer_normally(request, body)
             done_times.append(time.monotonic())  # after the model's last byte was written
             return response
 
