@@ -48,6 +48,8 @@ from bot.services.storage.users import Users
 log = logging.getLogger(__name__)
 
 MAX_MEMORY_CHARS: Final = 4000
+#: Prefix of memories taken from ChatGPT's own memory tool (`bio`) in an export: data, not fact.
+CHATGPT_MEMORY_LABEL: Final = "[saved by ChatGPT]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,7 @@ class HistoryImport:
     turns: int
     style_examples: int
     skipped: int
+    saved_memories: int = 0
 
 
 class MemoryService:
@@ -447,6 +450,7 @@ class MemoryService:
         stream = iter_conversations(source, limits, chosen=chosen, on_progress=on_progress)
         conversations = turns = skipped = 0
         styles: list[str] = []
+        saved: set[str] = set()
         async with self.db.write() as conn:
             while True:
                 batch = await asyncio.to_thread(_take, stream, 64)
@@ -482,6 +486,18 @@ class MemoryService:
                     )
                     turns += len(exchanges)
                     _collect_style(conv, styles, style_examples)
+                    # What ChatGPT saved to its own memory tool: kept, and labelled as such.
+                    for text in conv.memory_candidates:
+                        if text not in saved:
+                            saved.add(text)
+                            rows.append(
+                                NewMemory(
+                                    "memory",
+                                    f"{CHATGPT_MEMORY_LABEL} {text}"[:MAX_MEMORY_CHARS],
+                                    persona_id=persona,
+                                    created_at=conv.create_time,
+                                )
+                            )
                 await self.memories.insert_bulk(conn, person, rows)
             for text in styles:
                 await self.memories.insert(
@@ -491,7 +507,7 @@ class MemoryService:
         if conversations == 0 and skipped == 0:
             raise UserError("imports.chatgpt.none_chosen")
         await self.embed_pending(person)
-        return HistoryImport(conversations, turns, len(styles), skipped)
+        return HistoryImport(conversations, turns, len(styles), skipped, len(saved))
 
 
 def _collect(rows: list[tuple[Candidate, float]], found: dict[int, Candidate]) -> dict[int, float]:

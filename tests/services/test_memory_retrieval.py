@@ -180,3 +180,20 @@ async def test_short_queries_find_exactly_the_rows_that_contain_them(
         hits = await memory.search(person, persona, query, k=1000)
         expected = {i for i, body in ids.items() if query in body.casefold()}
         assert {h.id for h in hits} == expected, query
+
+
+async def test_chatgpt_import_keeps_saved_memories_labelled(
+    services: tuple[MemoryService, PersonaService],
+) -> None:
+    from tests.fakes.chatgpt_export import conversation, export_zip
+
+    memory, _ = services
+    conv = conversation("c1", "t", 1.7e9, [("user", "我的猫叫团子"), ("assistant", "记住了")])
+    bio = dict(conv["mapping"]["n1"]["message"], id="bio", recipient="bio")
+    bio["content"] = {"content_type": "text", "parts": ["User's cat is named 团子."]}
+    conv["mapping"]["bio"] = {"id": "bio", "message": bio, "parent": "n0", "children": ["n1"]}
+    conv["mapping"]["n1"]["parent"] = "bio"
+    result = await memory.import_chatgpt(ALICE, export_zip([conv, conv]))
+    assert (result.conversations, result.skipped, result.saved_memories) == (1, 1, 1)
+    rows, _ = await memory.page(ALICE, 0)
+    assert "[saved by ChatGPT] User's cat is named 团子." in [m.body for m in rows]
