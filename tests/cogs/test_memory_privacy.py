@@ -252,3 +252,30 @@ async def test_chatgpt_import_through_the_command(world: App) -> None:
     assert "3" in replier.texts[-1]  # all three skipped as already imported
     hits = await world.memory_stack.memory.recall(ALICE, "晚安")
     assert len(hits) == 3
+
+
+async def test_logs_carry_no_memory_text_or_file_names(
+    world: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from tests.fakes.chatgpt_export import conversation, export_zip
+
+    # INFO and above for everything (the logging setup keeps aiosqlite, which echoes SQL
+    # parameters at DEBUG, at WARNING); our own modules at DEBUG too.
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="bot")
+    caplog.set_level(logging.DEBUG, logger="cogs")
+    letter, _ = attachment("CANARY-LETTER-TEXT 我们的秘密".encode(), "CANARY-FILENAME.txt")
+    await command(world, ALICE, "/memory upload", files=(letter,))
+    await command(world, ALICE, "/remember CANARY-REMEMBER-TEXT")
+    export, _ = attachment(
+        export_zip([conversation("c1", "CANARY-TITLE", 1.7e9, [("user", "CANARY-CHAT")])]),
+        "CANARY-EXPORT.zip",
+    )
+    await command(world, ALICE, "/import chatgpt", files=(export,))
+    bad, _ = attachment(b"\x89PNG\r\n\x1a\nCANARY-BAD", "CANARY-BAD.png")
+    await command(world, ALICE, "/import card", files=(bad,))
+    await world.memory_stack.memory.recall(ALICE, "CANARY-QUERY 秘密")
+    assert caplog.records, "nothing was logged at all"
+    assert "CANARY" not in caplog.text
