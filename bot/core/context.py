@@ -25,6 +25,8 @@ class Replier(Protocol):
 
     `max_length` is the platform's message limit (the renderer splits there) and
     `edit_interval` the minimum seconds between edits of one message while streaming.
+    A replier may set `private_errors = True` when its platform shows ephemeral replies
+    in place (Discord); the router then keeps every error reply private.
     """
 
     max_length: int

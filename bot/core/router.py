@@ -138,9 +138,11 @@ class Router:
                 raise PermissionDenied()
             await cmd.callback(inv, **inv.options)
         except BotError as err:
-            # Errors of personal commands stay private; others answer where the command was used
-            # (on Telegram an "ephemeral" group reply means a detour through private chat).
-            await self._reply_error(inv.replier, inv.locale, err, ephemeral=inv.personal)
+            # Errors of personal commands stay private. Others are private only where the
+            # platform has truly private replies (Discord); on Telegram an "ephemeral" group
+            # reply would be a detour through private chat.
+            private = inv.personal or bool(getattr(inv.replier, "private_errors", False))
+            await self._reply_error(inv.replier, inv.locale, err, ephemeral=private)
         except Exception as exc:
             log_failure(log, f"command /{cmd.spec.qualified} failed", exc)
             await self._reply_error(inv.replier, inv.locale, unexpected(exc))

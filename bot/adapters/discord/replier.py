@@ -444,6 +444,9 @@ class InteractionReplier(BaseReplier):
     A handle whose `extra["editor"]` is set (a pressed button's message) is edited through it.
     """
 
+    # Discord shows ephemeral follow-ups in place, so error replies stay private.
+    private_errors = True
+
     def __init__(
         self,
         interaction: discord.Interaction,
