@@ -191,17 +191,21 @@ class MemoryService:
         pool = max(self.settings.pool, k)
         rankings: list[dict[int, float]] = []
         found: dict[int, Candidate] = {}
-        terms = replace(
-            terms,
-            long=await self._prune("memories_fts", terms.long),
-            grams=await self._prune("memories_terms", terms.grams),
-        )
+        long, _ = await self._prune("memories_fts", terms.long)
+        grams, grams_bound = await self._prune("memories_terms", terms.grams)
+        terms = replace(terms, long=long, grams=grams)
+        # Bigrams and stems are single index tokens, so their document frequencies bound the
+        # number of matches; trigram phrases and one-character prefixes must be counted.
+        known = {"memories_terms": grams_bound if not terms.chars else None}
         for table, expression in (
             ("memories_fts", terms.match_expression()),
             ("memories_terms", terms.terms_expression()),
         ):
             if expression:
-                if await self.memories.count_matches(table, expression) > self.settings.rank_budget:
+                matches = known.get(table)
+                if matches is None:
+                    matches = await self.memories.count_matches(table, expression)
+                if matches > self.settings.rank_budget:
                     rows = await self.memories.search_recent(
                         person_id, persona_id, expression, pool, table=table
                     )
@@ -231,10 +235,15 @@ class MemoryService:
         rows_by_id = {m.id: m for m in await self.memories.by_ids(person_id, ordered)}
         return [_hit(rows_by_id[i], scores[i]) for i in ordered if i in rows_by_id]
 
-    async def _prune(self, table: str, terms: tuple[str, ...]) -> tuple[str, ...]:
-        """Drop near-universal terms when rarer ones remain (at least the two rarest stay)."""
+    async def _prune(
+        self, table: str, terms: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], int | None]:
+        """Drop near-universal terms when rarer ones remain (at least the two rarest stay).
+
+        Returns the kept terms and the sum of their document frequencies (None if not looked up).
+        """
         if len(terms) <= 2:
-            return terms
+            return terms, None
         frequencies = await self.memories.document_frequencies(table, terms)
         total = frequencies.pop("")
         limit = max(self.settings.common_floor, total * self.settings.common_share)
@@ -249,7 +258,7 @@ class MemoryService:
                 break
             chosen.append(term)
             budget += frequencies[term]
-        return tuple(t for t in terms if t in chosen)
+        return tuple(t for t in terms if t in chosen), budget
 
     async def _smooth(
         self, person_id: int, rankings: list[dict[int, float]], found: dict[int, Candidate]

@@ -430,15 +430,16 @@ class Memories:
         vocab = {"memories_fts": "memories_fts_vocab", "memories_terms": "memories_terms_vocab"}
         if table not in vocab:
             raise ValueError(f"unknown index {table!r}")
-        out: dict[str, int] = {t: 0 for t in terms}
-        if terms:
-            marks = ", ".join("?" * len(terms))
-            for term, docs in await self.db.fetchall(
-                f"SELECT term, doc FROM {vocab[table]} WHERE term IN ({marks})", tuple(terms)
-            ):
-                out[term] = int(docs)
-        row = await self.db.fetchone("SELECT MAX(id) FROM memories")
-        out[""] = int(row[0] or 0) if row else 0
+        out: dict[str, int] = dict.fromkeys(terms, 0)
+        marks = ", ".join("?" * len(terms)) or "NULL"
+        # One round trip: the frequencies, then the id span as the row with an empty term.
+        for term, docs in await self.db.fetchall(
+            f"SELECT term, doc FROM {vocab[table]} WHERE term IN ({marks})"
+            " UNION ALL SELECT '', COALESCE(MAX(id), 0) FROM memories",
+            tuple(terms),
+        ):
+            out[str(term)] = int(docs)
+        out.setdefault("", 0)
         return out
 
     async def candidates(self, person_id: int, ids: Iterable[int]) -> list[Candidate]:
