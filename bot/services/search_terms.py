@@ -114,8 +114,8 @@ def query_terms(query: str, *, trigram_words: bool = True) -> QueryTerms:
             continue
         grams.extend(_bigrams(run))
         if len(run) >= 3:
-            if len(run) <= 16:
-                long.append(run)  # the exact run scores on top of its trigrams
+            if len(run) <= 6:
+                long.append(run)  # a short exact run scores on top of its trigrams
             long.extend(run[i : i + 3] for i in range(len(run) - 2))
     rest = _CJK_RUN.sub(" ", text)
     words = _WORD.findall(rest)
