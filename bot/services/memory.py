@@ -366,23 +366,6 @@ class MemoryService:
         await self.embed_pending(person)
         return memory_id
 
-    async def keep_text(self, user: UserRef, text: str, persona: str | None) -> int:
-        """Store `text` as a memory of the named persona (None: the active one); for /keep."""
-        body = text.strip()[:MAX_MEMORY_CHARS]
-        if not body:
-            raise UserError("memory.empty")
-        person, persona_id = await self.scope(user)
-        if persona:
-            found = await self.personas.find(person, persona)
-            if found is None:
-                raise UserError("persona.not_found", name=persona[:64])
-            persona_id = found.id
-        memory_id = await self.memories.add(
-            person, NewMemory("memory", body, persona_id=persona_id)
-        )
-        await self.embed_pending(person)
-        return memory_id
-
     async def forget(self, user: UserRef, memory_id: int) -> None:
         if not await self.memories.delete(await self.person(user), memory_id):
             raise UserError("memory.not_found", id=memory_id)

@@ -49,10 +49,6 @@ class Persona:
     created_at: float = 0.0
     updated_at: float = 0.0
 
-    def editable(self) -> dict[str, Any]:
-        """The fields a person can set, as a dict (for exports and edits)."""
-        return {f: getattr(self, f) for f in (*TEXT_FIELDS, *SAMPLING_FIELDS, "card_extra")}
-
 
 def _row(row: aiosqlite.Row) -> Persona:
     return Persona(
