@@ -221,7 +221,9 @@ class App:
         care = self.care
         cogs.append(CareGroup(care.screen, care.hotlines, self.users, care.record_screen, self.direct))
         cogs.append(CareInfo(care, self.users))
-        cogs.append(CareCommands(care, self.users, getattr(self, "personas", None), self.care_operators))
+        cogs.append(
+            CareCommands(care, self.users, getattr(self, "personas", None), self.care_operators, self.direct)
+        )
         return cogs
 
     def _memory_cogs(self) -> list[Cog]:

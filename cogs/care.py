@@ -6,7 +6,8 @@ Two cogs, split by what they may see:
   memory, persona or history service — and its public reply quotes nothing from the message.
 - `CareInfo` holds /region, /safety, /support and /privacy (also in groups, ephemeral there).
 - `CareCommands` holds the DM-only commands: /stop, /age, /anniversaries (which needs the active
-  persona) and the operators' /admin_safety_stats export.
+  persona), the opt-in trusted contact (/trusted_contact, /trusted_accept, /notify) and the
+  operators' /admin_safety_stats export.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import calendar
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -47,6 +49,8 @@ RecordScreen = Callable[[ScreenResult, str, str], Awaitable[None]]
 
 REGIONS = ("auto", "cn", "hk", "tw", "us", "gb", "ie", "other")
 MAX_ANNIVERSARIES = 20
+INVITE_TTL = 24 * 3600.0
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 GROUP_BLOCK_INTERVAL = 600.0  # seconds between full hotline lists in one group
 MAX_LABEL = 100
 _DATE = re.compile(r"^\s*(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
@@ -212,11 +216,13 @@ class CareCommands(Cog):
     name = "care"
 
     def __init__(self, care: CareService, users: Users, personas: PersonaSource | None = None,
-                 operators: frozenset[str] = frozenset()) -> None:
+                 operators: frozenset[str] = frozenset(),
+                 direct: DirectSender | None = None) -> None:
         self.care = care
         self.users = users
         self.personas = personas
         self.operators = operators
+        self.direct = direct
 
     async def _person(self, inv: Invocation) -> int:
         return await self.users.resolve(inv.user.platform, inv.user.id, inv.user.name)
@@ -312,6 +318,65 @@ class CareCommands(Cog):
         if not await self.care.store.remove_anniversary(await self._person(inv), id):
             raise NotFound("care.anniversary.not_found", id=id)
         await inv.reply(inv.t("care.anniversary.removed"))
+
+    # ------------------------------------------------------------------ trusted contact (A14)
+
+    @command("trusted_contact", sub="show", where=Where.DM, default_sub=True, personal=True)
+    async def trusted_show(self, inv: Invocation) -> None:
+        """Show your trusted contact, if you chose one."""
+        contact = await self.care.store.trusted(await self._person(inv))
+        if contact is None:
+            await inv.reply(inv.t("care.trusted.none"))
+            return
+        await inv.reply(inv.t("care.trusted.show", name=contact.name))
+
+    @command("trusted_contact", sub="invite", where=Where.DM, personal=True)
+    async def trusted_invite(self, inv: Invocation) -> None:
+        """Get a one-time code for the person you trust (opt-in; off unless you do this)."""
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+        person = await self._person(inv)
+        await self.care.store.create_invite(person, code, self.care.clock() + INVITE_TTL)
+        await inv.reply(inv.t("care.trusted.invite", code=code, minutes=int(INVITE_TTL // 60)))
+
+    @command("trusted_contact", sub="remove", where=Where.DM, personal=True)
+    async def trusted_remove(self, inv: Invocation) -> None:
+        """Stop having a trusted contact."""
+        await self.care.store.remove_trusted(await self._person(inv))
+        await inv.reply(inv.t("care.trusted.removed"))
+
+    @command("trusted_accept", where=Where.DM, personal=True,
+             options=[Option("code", OptionType.STRING, required=True)])
+    async def trusted_accept(self, inv: Invocation, code: str) -> None:
+        """Accept being someone's trusted contact, with the code they gave you."""
+        cleaned = code.strip().upper().replace(" ", "").replace("-", "")
+        me = await self._person(inv)
+        person = await self.care.store.accept_invite(cleaned, inv.user.platform, inv.user.id,
+                                                     inv.user.name or inv.user.id,
+                                                     self.care.clock())
+        if person is None:
+            raise UserError("care.trusted.bad_code")
+        if person == me:
+            await self.care.store.remove_trusted(me)
+            raise UserError("care.trusted.self")
+        await inv.reply(inv.t("care.trusted.accepted"))
+
+    @command("notify", where=Where.DM, personal=True)
+    async def notify(self, inv: Invocation) -> None:
+        """Ask me to tell your trusted contact you are having a hard time (nothing else)."""
+        person = await self._person(inv)
+        contact = await self.care.store.trusted(person)
+        if contact is None:
+            raise UserError("care.trusted.notify_none")
+        name = inv.user.name or inv.t("care.trusted.someone")
+        text = self.care.i18n.t(inv.locale, "care.trusted.message", name=name)
+        sent = False
+        if self.direct is not None:
+            try:
+                sent = await self.direct.send_direct(contact.platform, contact.user_id, text)
+            except Exception as exc:  # closed DMs or a platform error: tell the person, honestly
+                log.info("care: trusted contact not reached: %s", type(exc).__name__)
+        key = "care.trusted.notified" if sent else "care.trusted.not_delivered"
+        await inv.reply(inv.t(key, name=contact.name))
 
     # ------------------------------------------------------------------ operators
 

@@ -289,7 +289,12 @@ class Care:
             due = (state.last_block_at is None
                    or now - state.last_block_at >= self.config.block_interval.total_seconds())
             if due or escalated:
-                before.append(self.crisis_template(plan, locale))
+                block = self.crisis_template(plan, locale)
+                contact = await self.store.trusted(person)
+                if contact is not None:
+                    # A14: say first that we can tell them; nothing is sent until /notify.
+                    block += "\n\n" + self._t(locale, "care.trusted.offer", name=contact.name)
+                before.append(block)
                 await self.store.set_last_block(person, now)
                 await self._count("referral", locale)
                 full_block = True

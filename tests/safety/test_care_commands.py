@@ -140,3 +140,45 @@ async def test_group_reply_leaks_no_memory_and_logs_no_text(
     for secret in ("CANARY-MEMORY-5521", "蓝色鲸鱼", "CANARY-MSG-9", "kill myself"):
         assert secret not in shown
         assert secret not in caplog.text
+
+
+async def test_trusted_contact_is_opt_in_on_both_sides(world: App,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    nothing = await run(world, MEI, "/notify")
+    assert "/trusted_contact invite" in nothing.texts[0]
+    invite = await run(world, MEI, "/trusted_contact invite")
+    code = re.search(r"code: ([A-Z0-9]{8})", invite.texts[0])
+    assert code is not None
+    wrong = await run(world, ROOT, "/trusted_accept ZZZZZZZZ")
+    assert "doesn't work" in wrong.texts[0]
+    accepted = await run(world, ROOT, f"/trusted_accept {code.group(1)}")
+    assert "Thank you for being there" in accepted.texts[0]
+    again = await run(world, ROOT, f"/trusted_accept {code.group(1)}")  # one-time
+    assert "doesn't work" in again.texts[0]
+    shown = await run(world, MEI, "/trusted_contact")
+    assert "Root" in shown.texts[0]
+    # A crisis turn offers to tell them; nothing is sent by itself.
+    capsys.readouterr()
+    decision = await world.care.before_turn(MEI, "en", "I want to kill myself")
+    assert "Root" in decision.before[0] and "/notify" in decision.before[0]
+    assert capsys.readouterr().out == ""
+    told = await run(world, MEI, "/notify")
+    assert "I've let Root know" in told.texts[0]
+    message = capsys.readouterr().out
+    assert "Mei asked me to let you know" in message and "kill" not in message
+    await run(world, MEI, "/trusted_contact remove")
+    assert "/trusted_contact invite" in (await run(world, MEI, "/notify")).texts[0]
+
+
+async def test_cannot_be_your_own_trusted_contact(world: App) -> None:
+    import re
+
+    invite = await run(world, MEI, "/trusted_contact invite")
+    code = re.search(r"code: ([A-Z0-9]{8})", invite.texts[0])
+    assert code is not None
+    out = await run(world, MEI, f"/trusted_accept {code.group(1)}")
+    assert "own trusted contact" in out.texts[0]
+    person = await world.users.resolve("console", "mei")
+    assert await world.care.store.trusted(person) is None

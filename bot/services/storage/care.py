@@ -12,6 +12,8 @@ from typing import Any
 from bot.services.safety.honesty import DisclosureState
 from bot.services.storage.db import Database
 
+_PERSON_TABLES = ("care_state", "care_risk", "anniversaries", "care_trusted",
+                  "care_trusted_invites")
 COUNTER_TIERS = ("checkin", "high", "escalated", "referral")
 PLACES = ("dm", "group")
 _STATE_FIELDS = ("region", "minor", "stopped_at", "reminders_opt_in", "last_block_at")
@@ -48,6 +50,15 @@ class Anniversary:
     tz: str
     next_fire_at: float
     last_fired_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedContact:
+    """Someone a person chose to be told, on request, that they are having a hard time."""
+
+    platform: str
+    user_id: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,10 +294,53 @@ class CareStore:
             )
             return bool(cur.rowcount)
 
+    # ------------------------------------------------------------------ trusted contact
+
+    async def create_invite(self, person_id: int, code: str, expires_at: float) -> None:
+        """A fresh one-time code for this person (older codes stop working)."""
+        async with self.db.write() as conn:
+            await conn.execute("DELETE FROM care_trusted_invites WHERE person_id = ? OR expires_at < ?",
+                               (person_id, time.time()))
+            await conn.execute(
+                "INSERT INTO care_trusted_invites (code, person_id, expires_at) VALUES (?, ?, ?)",
+                (code, person_id, expires_at))
+
+    async def accept_invite(self, code: str, contact_platform: str, contact_user_id: str,
+                            contact_name: str, now: float) -> int | None:
+        """Make the code's sender the trusted contact; returns the inviting person, or None."""
+        async with self.db.write() as conn:
+            cur = await conn.execute(
+                "SELECT person_id, expires_at FROM care_trusted_invites WHERE code = ?", (code,))
+            row = await cur.fetchone()
+            if row is None or float(row[1]) < now:
+                return None
+            person_id = int(row[0])
+            await conn.execute("DELETE FROM care_trusted_invites WHERE code = ?", (code,))
+            await conn.execute(
+                "INSERT INTO care_trusted (person_id, contact_platform, contact_user_id,"
+                " contact_name, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(person_id) DO UPDATE"
+                " SET contact_platform = excluded.contact_platform,"
+                " contact_user_id = excluded.contact_user_id,"
+                " contact_name = excluded.contact_name, created_at = excluded.created_at",
+                (person_id, contact_platform, contact_user_id, contact_name, now))
+            return person_id
+
+    async def trusted(self, person_id: int) -> TrustedContact | None:
+        row = await self.db.fetchone(
+            "SELECT contact_platform, contact_user_id, contact_name FROM care_trusted"
+            " WHERE person_id = ?", (person_id,))
+        return TrustedContact(row[0], row[1], row[2]) if row else None
+
+    async def remove_trusted(self, person_id: int) -> bool:
+        async with self.db.write() as conn:
+            cur = await conn.execute("DELETE FROM care_trusted WHERE person_id = ?", (person_id,))
+            await conn.execute("DELETE FROM care_trusted_invites WHERE person_id = ?", (person_id,))
+            return bool(cur.rowcount)
+
     async def delete_person(self, person_id: int) -> None:
         """Erase everything care keeps about a person (the counters hold nothing personal)."""
         async with self.db.write() as conn:
-            for table in ("care_state", "care_risk", "anniversaries"):
+            for table in _PERSON_TABLES:
                 await conn.execute(f"DELETE FROM {table} WHERE person_id = ?", (person_id,))
 
 
@@ -377,7 +431,7 @@ class CarePersonalData:
 
     async def delete_person(self, conn: Any, person_id: int) -> int:
         removed = 0
-        for table in ("care_state", "care_risk", "anniversaries"):
+        for table in _PERSON_TABLES:
             cur = await conn.execute(f"DELETE FROM {table} WHERE person_id = ?", (person_id,))
             removed += int(cur.rowcount or 0)
         return removed
@@ -399,3 +453,8 @@ class CarePersonalData:
             " WHERE person_id = ? ON CONFLICT(person_id) DO UPDATE SET"
             " expires_at = MAX(expires_at, excluded.expires_at)", (target, source))
         await conn.execute("DELETE FROM care_risk WHERE person_id = ?", (source,))
+        await conn.execute(
+            "UPDATE care_trusted SET person_id = ? WHERE person_id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM care_trusted WHERE person_id = ?)", (target, source, target))
+        await conn.execute("DELETE FROM care_trusted WHERE person_id = ?", (source,))
+        await conn.execute("DELETE FROM care_trusted_invites WHERE person_id = ?", (source,))

@@ -58,3 +58,20 @@ CREATE TABLE crisis_counts (
     count   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (day, tier, locale, place)
 );
+
+-- A14: an opt-in trusted contact. The contact joins by sending a one-time code from their own
+-- account (so they consent and are reachable); they are messaged only when the person sends
+-- /notify, and never told anything the person said.
+CREATE TABLE care_trusted (
+    person_id         INTEGER PRIMARY KEY REFERENCES persons(id) ON DELETE CASCADE,
+    contact_platform  TEXT NOT NULL,
+    contact_user_id   TEXT NOT NULL,
+    contact_name      TEXT NOT NULL DEFAULT '',
+    created_at        REAL NOT NULL
+);
+
+CREATE TABLE care_trusted_invites (
+    code        TEXT PRIMARY KEY,
+    person_id   INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+    expires_at  REAL NOT NULL
+);
