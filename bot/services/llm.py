@@ -188,6 +188,21 @@ class LLMClient:
 
     # ------------------------------------------------------------------ streaming
 
+    def _may_try(
+        self, m: ModelConfig, breaker: CircuitBreaker, deadline: float, errors: list[LLMError]
+    ) -> bool:
+        """Whether another attempt on `m` may start; raises once the turn's deadline passed."""
+        if self._clock() >= deadline:
+            # Out of time: no provider is to blame, so no breaker counts this.
+            errors.append(LLMTimeout("turn deadline passed", model=m.id, provider=m.provider))
+            raise AllProvidersFailed(errors)
+        if not breaker.allow():
+            errors.append(
+                LLMUnavailable("breaker open", retryable=False, model=m.id, provider=m.provider)
+            )
+            return False
+        return True
+
     async def stream(
         self,
         messages: Sequence[ChatMessage],
@@ -209,18 +224,7 @@ class LLMClient:
             breaker = self._breakers[m.provider]
             attempt = 0
             while attempt < self.config.max_attempts:
-                if self._clock() >= deadline:
-                    # Out of time: no provider is to blame, so no breaker counts this.
-                    errors.append(
-                        LLMTimeout("turn deadline passed", model=m.id, provider=m.provider)
-                    )
-                    raise AllProvidersFailed(errors)
-                if not breaker.allow():
-                    errors.append(
-                        LLMUnavailable(
-                            "breaker open", retryable=False, model=m.id, provider=m.provider
-                        )
-                    )
+                if not self._may_try(m, breaker, deadline, errors):
                     break
                 attempt += 1
                 parts: list[str] = []
@@ -447,18 +451,7 @@ class LLMClient:
             breaker = self._breakers[m.provider]
             attempt = 0
             while attempt < self.config.max_attempts:
-                if self._clock() >= deadline:
-                    # Out of time: no provider is to blame, so no breaker counts this.
-                    errors.append(
-                        LLMTimeout("turn deadline passed", model=m.id, provider=m.provider)
-                    )
-                    raise AllProvidersFailed(errors)
-                if not breaker.allow():
-                    errors.append(
-                        LLMUnavailable(
-                            "breaker open", retryable=False, model=m.id, provider=m.provider
-                        )
-                    )
+                if not self._may_try(m, breaker, deadline, errors):
                     break
                 attempt += 1
                 try:
