@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import tarfile
 import tempfile
 import time
@@ -40,6 +39,7 @@ from typing import Any
 
 from bot.core.errors import ConfigError
 from bot.services.storage.db import DB_FILENAME
+from bot.services.storage.snapshot import integrity_ok, snapshot_database, table_counts
 
 log = logging.getLogger(__name__)
 
@@ -111,47 +111,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def integrity_ok(db_path: Path) -> bool:
-    """True when `PRAGMA integrity_check` on the file says ok."""
-    conn = sqlite3.connect(db_path)
-    try:
-        row = conn.execute("PRAGMA integrity_check").fetchone()
-        return bool(row and row[0] == "ok")
-    finally:
-        conn.close()
-
-
-def table_counts(db_path: Path) -> dict[str, int]:
-    """Rows per table (the manifest records them; restores compare them)."""
-    conn = sqlite3.connect(db_path)
-    try:
-        names = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-                " AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name"
-            )
-        ]
-        return {n: int(conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0]) for n in names}
-    finally:
-        conn.close()
-
-
-def snapshot_database(source: Path, target: Path) -> None:
-    """Copy a live database consistently with SQLite's online backup API."""
-    src = sqlite3.connect(source, timeout=30)
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            # pages=-1 copies everything in one step, under one read transaction: a consistent
-            # snapshot even while the bot writes through its own connection.
-            src.backup(dst, pages=-1)
-        finally:
-            dst.close()
-    finally:
-        src.close()
 
 
 def _image_files(data_dir: Path) -> Iterator[tuple[Path, str]]:

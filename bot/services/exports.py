@@ -273,13 +273,7 @@ class Exporter:
         conv_ids: dict[int, int | None] = {}
         counts = dict.fromkeys(("personas", "letters", "conversations", "memories", "sections"), 0)
         async with self.db.write() as conn:
-            had_active = (
-                await (
-                    await conn.execute(
-                        "SELECT 1 FROM personas WHERE person_id = ? AND active = 1", (person_id,)
-                    )
-                ).fetchone()
-            ) is not None
+            had_active = await self.personas.has_active(conn, person_id)
             for item in await asyncio.to_thread(_items, archive, "personas"):
                 values = {f: item.get(f) for f in _PERSONA_FIELDS if item.get(f) is not None}
                 if not isinstance(values.get("name"), str) or not values["name"]:
@@ -347,10 +341,7 @@ class Exporter:
                 await self.memories.insert_bulk(conn, person_id, rows)
             locale = (head.get("settings") or {}).get("locale")
             if isinstance(locale, str) and locale:
-                await conn.execute(
-                    "UPDATE persons SET locale = COALESCE(locale, ?) WHERE id = ?",
-                    (locale[:16], person_id),
-                )
+                await self.users.default_locale(conn, person_id, locale[:16])
             sections = await asyncio.to_thread(_sections, archive)
             for section in self.sections:
                 if section.name in sections:

@@ -306,19 +306,12 @@ class MemoryService:
             log.warning("query embedding failed: %s", type(exc).__name__)
             return {}
         query_vec = _unpack(_pack(vector))
-        rows = await self.db.fetchall(
-            "SELECT v.memory_id, v.vector FROM memory_vectors v JOIN memories m ON m.id ="
-            " v.memory_id WHERE v.person_id = ? AND v.model = ? AND (m.persona_id IS NULL"
-            " OR m.persona_id IS ?) AND m.kind != 'style'",
-            (person_id, self.embedder.model, persona_id),
-        )
+        rows = await self.memories.vectors(person_id, self.embedder.model, persona_id)
         scored = []
         for memory_id, blob in rows:
             vec = _unpack(blob)
             if len(vec) == len(query_vec):
-                scored.append(
-                    (sum(a * b for a, b in zip(vec, query_vec, strict=True)), int(memory_id))
-                )
+                scored.append((sum(a * b for a, b in zip(vec, query_vec, strict=True)), memory_id))
         scored.sort(reverse=True)
         return {memory_id: max(score, 1e-9) for score, memory_id in scored[:pool]}
 
@@ -328,28 +321,19 @@ class MemoryService:
             return 0
         done = 0
         while True:
-            rows = await self.db.fetchall(
-                "SELECT m.id, m.body FROM memories m LEFT JOIN memory_vectors v ON v.memory_id ="
-                " m.id AND v.model = ? WHERE m.person_id = ? AND v.memory_id IS NULL"
-                " AND m.kind != 'style' ORDER BY m.id LIMIT ?",
-                (self.embedder.model, person_id, batch),
-            )
+            rows = await self.memories.unembedded(person_id, self.embedder.model, batch)
             if not rows:
                 return done
             try:
-                vectors = await self.embedder.embed([r[1] for r in rows])
+                vectors = await self.embedder.embed([body for _, body in rows])
             except (httpx.HTTPError, KeyError, ValueError) as exc:
                 log.warning("embedding failed: %s", type(exc).__name__)
                 return done
-            async with self.db.write() as conn:
-                await conn.executemany(
-                    "INSERT OR REPLACE INTO memory_vectors (memory_id, person_id, model, vector)"
-                    " VALUES (?, ?, ?, ?)",
-                    [
-                        (int(r[0]), person_id, self.embedder.model, _pack(v))
-                        for r, v in zip(rows, vectors, strict=True)
-                    ],
-                )
+            await self.memories.store_vectors(
+                person_id,
+                self.embedder.model,
+                [(memory_id, _pack(v)) for (memory_id, _), v in zip(rows, vectors, strict=True)],
+            )
             done += len(rows)
 
     # --- single memories --------------------------------------------------------------------

@@ -54,53 +54,50 @@ class PrivacyService:
         self.clock = clock
 
     async def forget_all(self, user: UserRef) -> int:
-        """Delete everything the person has; returns how many rows went."""
+        """Delete everything the person has; returns how many rows went.
+
+        The account itself is detached too, so it starts over as a new person next time.
+        """
         person = await self.users.resolve(user.platform, user.id, user.name)
-        async with self.db.write() as conn:
-            removed = await Memories.delete_person(conn, person)
-            for holder in self.holders:
-                removed += await holder.delete_person(conn, person)
+        try:
+            async with self.db.write() as conn:
+                removed = await Memories.delete_person(conn, person)
+                for holder in self.holders:
+                    removed += await holder.delete_person(conn, person)
+                await self.users.delete_person(conn, person)
+        finally:
+            # After COMMIT (or ROLLBACK): a lookup racing the transaction must not keep the
+            # old answer.
+            self.users.forget_cache(person)
         return removed
 
     async def link_code(self, user: UserRef) -> str:
         """A fresh one-time code for this account's person (older codes stop working)."""
         person = await self.users.resolve(user.platform, user.id, user.name)
         code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
-        async with self.db.write() as conn:
-            await conn.execute("DELETE FROM link_codes WHERE person_id = ?", (person,))
-            await conn.execute("DELETE FROM link_codes WHERE expires_at < ?", (self.clock(),))
-            await conn.execute(
-                "INSERT INTO link_codes (code, person_id, expires_at) VALUES (?, ?, ?)",
-                (code, person, self.clock() + LINK_TTL),
-            )
+        now = self.clock()
+        await self.users.create_link_code(person, code, now + LINK_TTL, now)
         return code
 
     async def link(self, user: UserRef, code: str) -> int:
         """Join this account to the person who made `code`; returns that person id."""
         cleaned = code.strip().upper().replace(" ", "").replace("-", "")
         source = await self.users.resolve(user.platform, user.id, user.name)
-        async with self.db.write() as conn:
-            cur = await conn.execute(
-                "SELECT person_id, expires_at FROM link_codes WHERE code = ?", (cleaned,)
-            )
-            row = await cur.fetchone()
-            if row is None or float(row[1]) < self.clock():
-                raise UserError("privacy.link_bad_code")
-            target = int(row[0])
-            await conn.execute("DELETE FROM link_codes WHERE code = ?", (cleaned,))
-            if target == source:
-                raise UserError("privacy.link_same")
-            cur = await conn.execute(
-                "SELECT 1 FROM users WHERE person_id = ? AND platform = ?",
-                (target, user.platform),
-            )
-            if await cur.fetchone() is not None:
-                # One account per platform per person keeps "which account is me" unambiguous.
-                raise UserError("privacy.link_same_platform")
-            await Memories.move_person(conn, source, target)
-            for holder in self.holders:
-                await holder.move_person(conn, source, target)
-            await conn.execute(
-                "UPDATE users SET person_id = ? WHERE person_id = ?", (target, source)
-            )
+        try:
+            async with self.db.write() as conn:
+                target = await self.users.redeem_link_code(conn, cleaned, self.clock())
+                if target is None:
+                    raise UserError("privacy.link_bad_code")
+                if target == source:
+                    raise UserError("privacy.link_same")
+                if await self.users.has_account_on(conn, target, user.platform):
+                    # One account per platform per person keeps "which account is me"
+                    # unambiguous.
+                    raise UserError("privacy.link_same_platform")
+                await Memories.move_person(conn, source, target)
+                for holder in self.holders:
+                    await holder.move_person(conn, source, target)
+                await self.users.move_accounts(conn, source, target)
+        finally:
+            self.users.forget_cache(source)
         return target

@@ -488,6 +488,41 @@ class Memories:
                 yield _memory(row)
             last = int(rows[-1][0])
 
+    # --- embeddings (optional) ------------------------------------------------------------------
+
+    async def vectors(
+        self, person_id: int, model: str, persona_id: int | None
+    ) -> list[tuple[int, bytes]]:
+        """(memory id, packed vector) of `model` for the person's searchable memories in scope."""
+        rows = await self.db.fetchall(
+            "SELECT v.memory_id, v.vector FROM memory_vectors v JOIN memories m ON m.id ="
+            " v.memory_id WHERE v.person_id = ? AND v.model = ? AND (m.persona_id IS NULL"
+            " OR m.persona_id IS ?) AND m.kind != 'style'",
+            (person_id, model, persona_id),
+        )
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    async def unembedded(self, person_id: int, model: str, limit: int) -> list[tuple[int, str]]:
+        """(memory id, body) of up to `limit` memories with no `model` vector yet, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT m.id, m.body FROM memories m LEFT JOIN memory_vectors v ON v.memory_id ="
+            " m.id AND v.model = ? WHERE m.person_id = ? AND v.memory_id IS NULL"
+            " AND m.kind != 'style' ORDER BY m.id LIMIT ?",
+            (model, person_id, limit),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def store_vectors(
+        self, person_id: int, model: str, vectors: Sequence[tuple[int, bytes]]
+    ) -> None:
+        """Save (memory id, packed vector) pairs of `model`, replacing older ones."""
+        async with self.db.write() as conn:
+            await conn.executemany(
+                "INSERT OR REPLACE INTO memory_vectors (memory_id, person_id, model, vector)"
+                " VALUES (?, ?, ?, ?)",
+                [(memory_id, person_id, model, blob) for memory_id, blob in vectors],
+            )
+
     # --- changing ------------------------------------------------------------------------------
 
     async def delete(self, person_id: int, memory_id: int) -> bool:
@@ -520,6 +555,11 @@ class Memories:
         for table in tables:
             cur = await conn.execute(f"DELETE FROM {table} WHERE person_id = ?", (person_id,))
             total += max(cur.rowcount, 0)
+        if total:
+            # FTS5 only marks deleted rows in its index segments; the person's words stay in the
+            # shadow tables until the segments merge. 'optimize' rewrites them now.
+            for index in ("memories_fts", "memories_terms"):
+                await conn.execute(f"INSERT INTO {index}({index}) VALUES ('optimize')")
         return total
 
     @staticmethod

@@ -128,6 +128,14 @@ class Personas:
         )
         return _row(row) if row else None
 
+    @staticmethod
+    async def has_active(conn: aiosqlite.Connection, person_id: int) -> bool:
+        """Whether the person has an active persona, read inside the caller's transaction."""
+        cur = await conn.execute(
+            "SELECT 1 FROM personas WHERE person_id = ? AND active = 1", (person_id,)
+        )
+        return await cur.fetchone() is not None
+
     async def list(self, person_id: int) -> list[Persona]:
         rows = await self.db.fetchall(
             f"SELECT {_COLUMNS} FROM personas WHERE person_id = ? ORDER BY id", (person_id,)
