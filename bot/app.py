@@ -112,6 +112,8 @@ class App:
         from bot.services.memory_stack import MemoryStack, embedder_from_settings
         from bot.services.scheduler import next_occurrence
         from bot.services.storage.care import CarePersonalData
+        from bot.services.storage.conversations import ConversationPersonalData
+        from bot.services.storage.outbox import ReliabilityPersonalData
 
         hour = CareConfig.from_section(self.settings.section("care")).anniversary_hour
         # Care settings and anniversaries travel with /export and go with /forget all.
@@ -124,11 +126,14 @@ class App:
             self._closers.append(client.aclose)
         # The memorial wall's posts too (issue 7): listed by /export, removed by /forget all.
         memorial_data = self._memorial_data()
+        # Companion chats travel with /export and go with /forget all, as does the delivery
+        # journal's copy of the person's messages (inbox/outbox) and their token counts.
+        chats = ConversationPersonalData(self.db)
         self.memory_stack = MemoryStack.build(
             self.db,
             self.users,
-            sections=(care_data, memorial_data),
-            holders=(care_data, memorial_data),
+            sections=(care_data, memorial_data, chats),
+            holders=(care_data, memorial_data, chats, ReliabilityPersonalData()),
             settings=embedding.settings if embedding else None,
             embedder=embedding.embedder if embedding else None,
         )

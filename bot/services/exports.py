@@ -243,6 +243,12 @@ class Exporter:
                 if conv is not None:
                     yield f"\n### {conv.title or conv.source_id} ({_iso(conv.created_at)}, {conv.models})\n\n"
             yield memory.body + "\n\n"
+        for section in self.sections:
+            # A section may offer a readable copy of itself (an async `markdown(person_id)`).
+            render = getattr(section, "markdown", None)
+            if render is not None:
+                async for piece in render(person_id):
+                    yield piece
 
     # --- restore --------------------------------------------------------------------------------
 

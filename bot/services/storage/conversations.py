@@ -8,8 +8,9 @@ killed process leaves the text so far on disk), then settled as `complete` or `p
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from bot.services.storage.db import Database
@@ -336,3 +337,213 @@ class Conversations:
                 " ON CONFLICT (person_id) DO UPDATE SET model = excluded.model",
                 (person_id, model),
             )
+
+
+_STATUSES = ("pending", "complete", "partial", "streaming")
+
+
+class ConversationPersonalData:
+    """Companion chats' part of /export, restore, /forget all and account linking.
+
+    Implements `bot.services.exports.ExportSection` (section `companion`) and
+    `bot.services.privacy.PersonalData`. Exported: every conversation with its messages and
+    rolling summary, and the model picked with /model. Message ids and platform keys are not
+    exported (they mean nothing in another installation).
+    """
+
+    name = "companion"
+
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self._clock = clock
+
+    async def dump(self, person_id: int) -> dict[str, Any]:
+        """The person's conversations, oldest first, each with its messages in order."""
+        prefs = await self.db.fetchone(
+            "SELECT model FROM companion_prefs WHERE person_id = ?", (person_id,)
+        )
+        convs = await self.db.fetchall(
+            "SELECT c.id, c.persona_id, p.name, c.started_at, c.ended_at, c.summary,"
+            " c.summary_upto FROM conversations c LEFT JOIN personas p ON p.id = c.persona_id"
+            " AND p.person_id = c.person_id WHERE c.person_id = ? ORDER BY c.id",
+            (person_id,),
+        )
+        out: list[dict[str, Any]] = []
+        for conv in convs:
+            rows = await self.db.fetchall(
+                "SELECT id, role, text, status, model, fallback, tokens, created_at FROM messages"
+                " WHERE conversation_id = ? ORDER BY id",
+                (conv[0],),
+            )
+            out.append(
+                {
+                    "persona_ref": int(conv[1]) or None,
+                    "persona_name": conv[2],
+                    "started_at": conv[3],
+                    "ended_at": conv[4],
+                    "summary": conv[5],
+                    # How many leading messages the summary covers (ids change on restore).
+                    "summary_covers": sum(1 for r in rows if int(r[0]) <= int(conv[6])),
+                    "messages": [
+                        {
+                            "role": r[1],
+                            "text": r[2],
+                            "status": r[3],
+                            "model": r[4],
+                            "fallback": bool(r[5]),
+                            "tokens": int(r[6]),
+                            "created_at": r[7],
+                        }
+                        for r in rows
+                    ],
+                }
+            )
+        return {"model": prefs[0] if prefs else None, "conversations": out}
+
+    async def restore(self, conn: Any, person_id: int, data: Any) -> int:
+        """Recreate the conversations on `conn`; returns how many messages were restored.
+
+        A conversation that was open is restored open unless the person already has an open
+        one with that persona (then it is restored closed, so nothing current is displaced).
+        """
+        if not isinstance(data, dict):
+            return 0
+        model = data.get("model")
+        if isinstance(model, str) and model:
+            await conn.execute(
+                "INSERT INTO companion_prefs (person_id, model) VALUES (?, ?)"
+                " ON CONFLICT (person_id) DO NOTHING",
+                (person_id, model[:200]),
+            )
+        restored = 0
+        for item in data.get("conversations") or ():
+            if isinstance(item, dict):
+                restored += await self._restore_one(conn, person_id, item)
+        return restored
+
+    async def _restore_one(self, conn: Any, person_id: int, item: dict[str, Any]) -> int:
+        persona_id = 0
+        name = item.get("persona_name")
+        if isinstance(name, str) and name:
+            # Persona ids change on restore; the personas section was restored just before.
+            cur = await conn.execute(
+                "SELECT id FROM personas WHERE person_id = ? AND name = ? ORDER BY id DESC LIMIT 1",
+                (person_id, name),
+            )
+            found = await cur.fetchone()
+            persona_id = int(found[0]) if found else 0
+        messages = [m for m in item.get("messages") or () if _valid_message(m)]
+        started = _number(item.get("started_at")) or self._clock()
+        ended = _number(item.get("ended_at"))
+        if ended is None:
+            cur = await conn.execute(
+                "SELECT 1 FROM conversations WHERE person_id = ? AND persona_id = ?"
+                " AND ended_at IS NULL",
+                (person_id, persona_id),
+            )
+            if await cur.fetchone() is not None:
+                ended = _number(messages[-1].get("created_at")) if messages else None
+                ended = ended or started
+        summary = item.get("summary")
+        cur = await conn.execute(
+            "INSERT INTO conversations (person_id, persona_id, started_at, ended_at, summary)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (person_id, persona_id, started, ended, summary if isinstance(summary, str) else ""),
+        )
+        conv_id = int(cur.lastrowid or 0)
+        covers = item.get("summary_covers")
+        covers = covers if isinstance(covers, int) and not isinstance(covers, bool) else 0
+        upto = 0
+        for index, msg in enumerate(messages, start=1):
+            status = msg.get("status")
+            # A reply cut off mid-stream in the old installation is a partial reply here.
+            status = "partial" if status == "streaming" else status
+            model = msg.get("model")
+            tokens = msg.get("tokens")
+            cur = await conn.execute(
+                "INSERT INTO messages (conversation_id, role, text, status, model, fallback,"
+                " tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conv_id,
+                    msg["role"],
+                    msg["text"],
+                    status if status in _STATUSES else "complete",
+                    model if isinstance(model, str) else None,
+                    int(bool(msg.get("fallback"))),
+                    tokens if isinstance(tokens, int) and tokens >= 0 else len(msg["text"]),
+                    _number(msg.get("created_at")) or started,
+                ),
+            )
+            if index == covers:
+                upto = int(cur.lastrowid or 0)
+        if upto and isinstance(summary, str) and summary:
+            await conn.execute(
+                "UPDATE conversations SET summary_upto = ? WHERE id = ?", (upto, conv_id)
+            )
+        else:
+            # A summary whose messages are not all here would be misplaced; drop it.
+            await conn.execute("UPDATE conversations SET summary = '' WHERE id = ?", (conv_id,))
+        return len(messages)
+
+    async def delete_person(self, conn: Any, person_id: int) -> int:
+        """Delete the person's conversations, messages and model choice on `conn`."""
+        cur = await conn.execute(
+            "DELETE FROM messages WHERE conversation_id IN"
+            " (SELECT id FROM conversations WHERE person_id = ?)",
+            (person_id,),
+        )
+        removed = max(int(cur.rowcount or 0), 0)
+        for table in ("conversations", "companion_prefs"):
+            cur = await conn.execute(f"DELETE FROM {table} WHERE person_id = ?", (person_id,))
+            removed += max(int(cur.rowcount or 0), 0)
+        return removed
+
+    async def move_person(self, conn: Any, source: int, target: int) -> None:
+        """Give `source`'s conversations to `target`; open ones that would clash are closed."""
+        await conn.execute(
+            "UPDATE conversations SET ended_at = ? WHERE person_id = ? AND ended_at IS NULL"
+            " AND EXISTS (SELECT 1 FROM conversations t WHERE t.person_id = ?"
+            " AND t.persona_id = conversations.persona_id AND t.ended_at IS NULL)",
+            (self._clock(), source, target),
+        )
+        await conn.execute(
+            "UPDATE conversations SET person_id = ? WHERE person_id = ?", (target, source)
+        )
+        # The joined person's own model choice wins; the source's is kept only if they had none.
+        await conn.execute(
+            "UPDATE companion_prefs SET person_id = ? WHERE person_id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM companion_prefs WHERE person_id = ?)",
+            (target, source, target),
+        )
+        await conn.execute("DELETE FROM companion_prefs WHERE person_id = ?", (source,))
+
+    async def markdown(self, person_id: int) -> AsyncIterator[str]:
+        """The conversations as readable Markdown, for the export's `.md` copy."""
+        data = await self.dump(person_id)
+        yield "\n## Companion conversations\n\n"
+        for conv in data["conversations"]:
+            started = _stamp(conv["started_at"])
+            who = conv["persona_name"] or "default companion"
+            yield f"### {who}, {started}\n\n"
+            for msg in conv["messages"]:
+                speaker = "You" if msg["role"] == "user" else who
+                yield f"**{speaker}** ({_stamp(msg['created_at'])}): {msg['text']}\n\n"
+
+
+def _valid_message(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and item.get("role") in ("user", "assistant")
+        and isinstance(item.get("text"), str)
+    )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _stamp(value: Any) -> str:
+    number = _number(value)
+    if number is None:
+        return ""
+    return datetime.fromtimestamp(number, UTC).strftime("%Y-%m-%d %H:%M")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.models import IncomingMessage
 from bot.services.storage.db import Database
@@ -248,3 +249,46 @@ class Outbox:
         """How many rows are in each status."""
         rows = await self.db.fetchall("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         return {str(r[0]): int(r[1]) for r in rows}
+
+
+class ReliabilityPersonalData:
+    """The delivery journal's part of /forget all and account linking (`PersonalData`).
+
+    Inbox rows are keyed by platform account, so they stay with the account on linking; on
+    deletion, the person's inbox rows are stripped to bare keys, and the outbox replies to them
+    (and anything queued for their direct-message chats) and their daily token counts go. Nothing here is exported:
+    it is transient bookkeeping, and the conversation history is the lasting copy.
+    """
+
+    async def delete_person(self, conn: Any, person_id: int) -> int:
+        accounts = "SELECT platform, platform_user_id FROM users WHERE person_id = ?"
+        mine = f"(platform, user_id) IN ({accounts})"
+        # Outbox rows first: they are found through the inbox rows deleted below.
+        cur = await conn.execute(
+            "DELETE FROM outbox WHERE (platform, inbox_key) IN"
+            f" (SELECT platform, key FROM inbox WHERE {mine})"
+            " OR (platform, chat_id) IN"
+            f" (SELECT platform, chat_id FROM inbox WHERE chat_kind = 'dm' AND {mine})",
+            (person_id, person_id),
+        )
+        removed = max(int(cur.rowcount or 0), 0)
+        # The inbox rows stay as bare keys so a late re-delivery is still dropped as a duplicate,
+        # but nothing in them points at the person any more, and nothing is left to answer.
+        cur = await conn.execute(
+            "UPDATE inbox SET text = NULL, user_id = '', user_name = '', chat_id = '',"
+            " locale_hint = NULL, status = CASE WHEN status IN ('received', 'pending')"
+            f" THEN 'ignored' ELSE status END WHERE {mine}",
+            (person_id,),
+        )
+        removed += max(int(cur.rowcount or 0), 0)
+        cur = await conn.execute("DELETE FROM usage_daily WHERE person_id = ?", (person_id,))
+        return removed + max(int(cur.rowcount or 0), 0)
+
+    async def move_person(self, conn: Any, source: int, target: int) -> None:
+        await conn.execute(
+            "INSERT INTO usage_daily (person_id, day, tokens)"
+            " SELECT ?, day, tokens FROM usage_daily WHERE person_id = ? AND true"
+            " ON CONFLICT (person_id, day) DO UPDATE SET tokens = tokens + excluded.tokens",
+            (target, source),
+        )
+        await conn.execute("DELETE FROM usage_daily WHERE person_id = ?", (source,))
