@@ -19,6 +19,7 @@ async def test_migrations_apply_from_an_empty_file(tmp_path: Path) -> None:
         assert await db.pragma("synchronous") == 2  # FULL
         assert await db.pragma("foreign_keys") == 1
         assert await db.pragma("busy_timeout") == 5000
+        assert await db.pragma("secure_delete") == 1
         assert await db.migrate() == []  # idempotent
         tables = {r[0] for r in await db.fetchall("SELECT name FROM sqlite_master")}
         assert {"persons", "users", "chats", "inbox"} <= tables

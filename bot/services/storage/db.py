@@ -68,6 +68,8 @@ class Database:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=FULL")
         await conn.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows are zeroed on disk, so /forget all leaves no readable text in free pages.
+        await conn.execute("PRAGMA secure_delete=ON")
         return conn
 
     async def close(self) -> None:
