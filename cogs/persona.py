@@ -57,6 +57,7 @@ class PersonaCog(Cog):
             Option("field", required=True, choices=tuple(EDIT_FIELDS)),
             Option("value", required=True),
         ],
+        modal="value",
     )
     async def edit(self, inv: Invocation, field: str = "", value: str = "") -> None:
         """Change one field of the active persona (`-` clears a sampling setting)."""

@@ -9,6 +9,10 @@ A cog writes::
 The registry validates names and finds commands, message handlers and button handlers.
 Descriptions and localized names come from the catalogs under derived keys
 (`commands.<name>[.<sub>].description`, `...options.<opt>.description`).
+
+`modal="<option>"` names a STRING option for long text: where the platform has forms (Discord
+modals) and the option was left empty, the adapter asks for it in a multi-line form first and
+then runs the command with it filled. Text platforms keep parsing it from the command line.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class CommandSpec:
     personal: bool = False
     default_sub: bool = False
     hidden: bool = False
+    # A STRING option collected in a multi-line form when left empty (see module docstring).
+    modal: str | None = None
 
     @property
     def qualified(self) -> str:
@@ -113,8 +119,13 @@ def command(
     personal: bool = False,
     default_sub: bool = False,
     hidden: bool = False,
+    modal: str | None = None,
 ) -> Callable[[F], F]:
-    """Declare a cog method as a command (`personal` → ephemeral replies in groups)."""
+    """Declare a cog method as a command (`personal` → ephemeral replies in groups).
+
+    `modal` names a STRING option that platforms with forms ask for in a multi-line form when
+    it is left empty, instead of requiring it on the command line.
+    """
 
     spec = CommandSpec(
         name=name,
@@ -125,6 +136,7 @@ def command(
         personal=personal,
         default_sub=default_sub,
         hidden=hidden,
+        modal=modal,
     )
 
     def wrap(fn: F) -> F:
@@ -229,6 +241,10 @@ class Registry:
         names = [o.name for o in spec.options]
         if len(set(names)) != len(names):
             raise RegistryError(f"duplicate option on /{spec.qualified}")
+        if spec.modal is not None and not any(
+            o.name == spec.modal and o.type is OptionType.STRING for o in spec.options
+        ):
+            raise RegistryError(f"modal {spec.modal!r} is not a text option of /{spec.qualified}")
         if spec.qualified in self.commands:
             raise RegistryError(f"duplicate command /{spec.qualified}")
         # A name is either a plain command or a group of subcommands, never both.

@@ -91,3 +91,16 @@ def test_parsing_gives_the_rest_of_the_line_to_the_last_text_option() -> None:
     assert bare is not None and bare.command.spec.sub == "browse"
     assert parse_command(reg, "/unknown") is None
     assert parse_command(reg, "not a command") is None
+
+
+def test_modal_must_name_an_existing_text_option() -> None:
+    ok = Registry()
+    ok.add_cog(make("note", options=[Option("text")], modal="text"))
+    assert ok.commands["note"].spec.modal == "text"
+    for options, modal in (
+        ([Option("text")], "body"),  # no such option
+        ([Option("n", OptionType.INTEGER)], "n"),  # not a text option
+        ([Option("file", OptionType.ATTACHMENT)], "file"),
+    ):
+        with pytest.raises(RegistryError, match="modal"):
+            Registry().add_cog(make("note", options=options, modal=modal))

@@ -1,6 +1,8 @@
 """The Discord connection: a `discord.Client` with the compiled command tree.
 
-Slash commands are deferred first (Discord's 3-second window), then run through the router.
+Slash commands are deferred first (Discord's 3-second window), then run through the router; a
+command whose long-text `modal` option was left empty answers with a form instead, and runs
+when it is submitted.
 Direct messages go to the chat path; in servers the bot only sees messages that mention it
 (no privileged message-content intent), and answers those with a pointer to DMs unless a
 group handler takes them. Commands are synced only when their compiled payload changed.
@@ -32,6 +34,7 @@ from bot.adapters.discord.convert import (
     to_attachment,
     user_ref,
 )
+from bot.adapters.discord.modal import LongTextModal
 from bot.adapters.discord.replier import (
     NO_MENTIONS,
     ChannelReplier,
@@ -113,7 +116,42 @@ class DiscordBridge:
     async def run_command(
         self, interaction: discord.Interaction, cmd: Command, options: dict[str, Any]
     ) -> None:
-        """Defer at once, then run the neutral command with the person's language."""
+        """Defer at once, then run the neutral command with the person's language.
+
+        A command whose `modal` option was left empty first answers with a form for it
+        (a modal must be the first response, so it cannot follow a defer).
+        """
+        name = cmd.spec.modal
+        chat = chat_of(interaction.channel_id, interaction.guild, interaction.channel)
+        # In the wrong place the router's refusal comes at once, not after a long form.
+        if name is not None and not options.get(name) and cmd.spec.allowed_in(chat.kind):
+            await self._ask_in_modal(interaction, cmd, options, name)
+            return
+        await self._run(interaction, cmd, options)
+
+    async def _ask_in_modal(
+        self, interaction: discord.Interaction, cmd: Command, options: dict[str, Any], name: str
+    ) -> None:
+        """Answer with a multi-line form; its submission runs the command as a slash call."""
+        user = user_ref(interaction.user)
+        chat = chat_of(interaction.channel_id, interaction.guild, interaction.channel)
+        hint = str(interaction.locale.value)
+        self.remember_locale(user.id, hint)
+        locale = await self.router.locale_for(user, chat, hint)
+
+        async def submit(submitted: discord.Interaction, text: str) -> None:
+            await self._run(submitted, cmd, {**options, name: text})
+
+        form = LongTextModal(
+            title=self.i18n.t(locale, "discord.modal_title", command=cmd.spec.qualified),
+            label=self.i18n.t(locale, f"{cmd.spec.key}.options.{name}.description"),
+            submit=submit,
+        )
+        await interaction.response.send_modal(form)
+
+    async def _run(
+        self, interaction: discord.Interaction, cmd: Command, options: dict[str, Any]
+    ) -> None:
         in_guild = interaction.guild_id is not None
         personal = cmd.spec.personal and in_guild
         await interaction.response.defer(thinking=True, ephemeral=personal)

@@ -143,12 +143,14 @@ class Compiler:
         for opt in spec.options:
             okey = f"{spec.key}.options.{opt.name}"
             py = _python_name(opt.name)
+            # A modal option may be left out: the dispatcher then asks for it in a form.
+            required = opt.required and opt.name != spec.modal
             params.append(
                 inspect.Parameter(
                     py,
                     inspect.Parameter.KEYWORD_ONLY,
-                    annotation=_annotation(opt),
-                    default=inspect.Parameter.empty if opt.required else None,
+                    annotation=_annotation(opt, required),
+                    default=inspect.Parameter.empty if required else None,
                 )
             )
             descriptions[py] = self._text(f"{okey}.description", opt.name)
@@ -183,11 +185,11 @@ def _python_name(name: str) -> str:
     return f"option_{name}"
 
 
-def _annotation(opt: Option) -> Any:
+def _annotation(opt: Option, required: bool) -> Any:
     base: Any = _OPTION_TYPES[opt.type]
     if opt.type is OptionType.INTEGER and (opt.min_value is not None or opt.max_value is not None):
         base = app_commands.Range[int, opt.min_value, opt.max_value]
-    return base if opt.required else Optional[base]  # noqa: UP045 - discord.py inspects typing.Optional
+    return base if required else Optional[base]  # noqa: UP045 - discord.py inspects typing.Optional
 
 
 def compile_into(
