@@ -13,7 +13,9 @@ What reaches the neutral core:
 - inline-keyboard presses (confirmations, pages, persistent buttons);
 - the bot being added to a group → the app's `on_joined_group` hook.
 
-Every update is recorded in the inbox before it is handled, so a re-delivered one is dropped.
+Every update is recorded in the inbox (raw JSON included) as soon as getUpdates returns it, before
+the offset moves (`inbox.RecordingRequest`); a handler claims it exactly once, so a re-delivered
+one is dropped, and one fetched but never claimed (a crash) is replayed on the next start.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dtm
+import json
 import logging
 import time
 import weakref
@@ -53,6 +56,7 @@ from telegram.ext import (
 )
 
 from bot.adapters.telegram.files import CLOUD_DOWNLOAD_CAP, Downloader
+from bot.adapters.telegram.inbox import RecordingRequest, update_key
 from bot.adapters.telegram.menu import publish_menus
 from bot.adapters.telegram.replier import (
     CONFIRM_PREFIX,
@@ -179,7 +183,14 @@ class TelegramAdapter:
                     max_retries=1,
                 )
             )
-            .get_updates_read_timeout(self.options.poll_timeout + 10)
+            .get_updates_request(
+                RecordingRequest(
+                    self.app.users,
+                    PLATFORM,
+                    connection_pool_size=1,
+                    read_timeout=self.options.poll_timeout + 10,
+                )
+            )
         )
         if self.base_url:
             builder = builder.base_url(f"{self.base_url}/bot").base_file_url(
@@ -243,6 +254,7 @@ class TelegramAdapter:
             register(PLATFORM, self)  # recovery and the outbox reach Telegram chats through us
         await self.publish_menu()
         await application.start()
+        await self._replay_unclaimed(application)
         assert application.updater is not None
         await application.updater.start_polling(
             timeout=dtm.timedelta(seconds=self.options.poll_timeout),
@@ -250,6 +262,24 @@ class TelegramAdapter:
             drop_pending_updates=False,
         )
         log.info("telegram connected as bot %d", self.bot_id)
+
+    async def _replay_unclaimed(self, application: TgApplication) -> None:
+        """Queue updates fetched before a crash but never claimed by a handler.
+
+        They go through the same queue as polled ones, so `_record` claims each exactly once
+        even when Telegram delivers it again.
+        """
+        replayed = 0
+        for key, raw in await self.app.users.unclaimed_inbound(PLATFORM):
+            try:
+                update = Update.de_json(json.loads(raw), application.bot)
+            except (ValueError, TypeError, KeyError) as err:
+                log.warning("telegram update %s not replayable: %s", key, type(err).__name__)
+                continue
+            await application.update_queue.put(update)
+            replayed += 1
+        if replayed:
+            log.info("replaying %d telegram updates fetched before a restart", replayed)
 
     async def _connect_later(self) -> None:
         delay = self.options.reconnect_delay
@@ -387,8 +417,8 @@ class TelegramAdapter:
         return run
 
     async def _record(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Group -1, before any handler: drop re-deliveries; note album members."""
-        if not await self.app.users.record_inbound(PLATFORM, f"u{update.update_id}"):
+        """Group -1, before any handler: claim the update (a re-delivery is dropped); note albums."""
+        if not await self.app.users.claim_inbound(PLATFORM, update_key(update.update_id)):
             log.info("dropped re-delivered telegram update %d", update.update_id)
             raise ApplicationHandlerStop
         msg = update.message

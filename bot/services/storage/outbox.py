@@ -275,7 +275,7 @@ class ReliabilityPersonalData:
         # The inbox rows stay as bare keys so a late re-delivery is still dropped as a duplicate,
         # but nothing in them points at the person any more, and nothing is left to answer.
         cur = await conn.execute(
-            "UPDATE inbox SET text = NULL, user_id = '', user_name = '', chat_id = '',"
+            "UPDATE inbox SET text = NULL, raw = NULL, user_id = '', user_name = '', chat_id = '',"
             " locale_hint = NULL, status = CASE WHEN status IN ('received', 'pending')"
             f" THEN 'ignored' ELSE status END WHERE {mine}",
             (person_id,),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -221,6 +222,53 @@ class Users:
                 (platform, key, time.time()),
             )
             return cur.rowcount > 0
+
+    async def record_fetched(self, platform: str, updates: Sequence[tuple[str, str, str]]) -> int:
+        """Record fetched updates as `(key, user_id, raw_json)` in one transaction.
+
+        Rows start as `received` with the raw update kept for a replay; a key seen before is left
+        alone. Returns how many were new. The chat id stays empty: these are adapter-level marks,
+        not turns (`TurnStore.open_turns` skips them).
+        """
+        now = time.time()
+        async with self.db.write() as conn:
+            cur = await conn.executemany(
+                "INSERT OR IGNORE INTO inbox (platform, key, received_at, status, user_id, raw,"
+                " updated_at) VALUES (?, ?, ?, 'received', ?, ?, ?)",
+                [(platform, key, now, user_id, raw, now) for key, user_id, raw in updates],
+            )
+            return max(cur.rowcount, 0)
+
+    async def claim_inbound(self, platform: str, key: str) -> bool:
+        """Start handling an inbound event exactly once; False when it was claimed before.
+
+        A fetched (`received`) row flips to `handled` and drops its raw copy; an event that was
+        never fetched through the recording request is inserted as `handled`.
+        """
+        now = time.time()
+        async with self.db.write() as conn:
+            cur = await conn.execute(
+                "UPDATE inbox SET status = 'handled', raw = NULL, updated_at = ?"
+                " WHERE platform = ? AND key = ? AND status = 'received'",
+                (now, platform, key),
+            )
+            if cur.rowcount > 0:
+                return True
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO inbox (platform, key, received_at, status, updated_at)"
+                " VALUES (?, ?, ?, 'handled', ?)",
+                (platform, key, now, now),
+            )
+            return cur.rowcount > 0
+
+    async def unclaimed_inbound(self, platform: str) -> list[tuple[str, str]]:
+        """`(key, raw_json)` of fetched events no handler claimed (a crash came first), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT key, raw FROM inbox WHERE platform = ? AND status = 'received'"
+            " AND raw IS NOT NULL ORDER BY received_at, key",
+            (platform,),
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
 
     async def mark_inbound(self, platform: str, key: str, status: str) -> None:
         await self.db.execute(
