@@ -208,7 +208,7 @@ class App:
         from cogs.help import Help
         from cogs.language import Language
 
-        cogs: list[Cog] = [Help(self.registry), Language(self.users), CompanionChat(self.companion)]
+        cogs: list[Cog] = [Help(self.registry), Language(self.users), CompanionChat(self.companion, self.care)]
         from cogs.memorial import Memorial
 
         # The group-side wall gets the memorial service only; /keep (DM only) bridges to memories.

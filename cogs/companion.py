@@ -6,10 +6,13 @@ read a person's conversations and memories, so it must never answer in a group.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from bot.core import Cog, Invocation, Option, OptionType, Where, command, on_message
 from bot.core.context import MessageContext
 from bot.core.models import Attachment
 from bot.core.streaming import render_stream
+from bot.services.care import Care, CareDecision
 from bot.services.companion import Companion, image_data_urls
 from bot.services.images import ImageLimits
 
@@ -27,12 +30,22 @@ class CompanionChat(Cog):
 
     name = "companion"
 
-    def __init__(self, companion: Companion | None) -> None:
+    def __init__(self, companion: Companion | None, care: Care | None = None) -> None:
         self.companion = companion
+        # The care pipeline (issue 8) runs around every text turn: crisis lines first, honesty
+        # notices, the output guard; it works even when no model is configured.
+        self.care = care
 
     @on_message(where=Where.DM)
     async def chat(self, ctx: MessageContext) -> None:
         """A plain DM: store it, stream the companion's reply, store the reply."""
+        text = ctx.message.text.strip()
+        if self.care is not None and text:
+            await self.care.run_turn(
+                ctx.user, ctx.locale, text, ctx.replier,
+                lambda decision: self._reply(ctx, text, decision), render_stream,
+            )
+            return
         if self.companion is None:
             await ctx.replier.send(ctx.t("companion.not_configured"))
             return
@@ -52,6 +65,25 @@ class CompanionChat(Cog):
             ),
             ctx.replier,
         )
+
+    async def _reply(self, ctx: MessageContext, text: str, decision: CareDecision
+                     ) -> AsyncIterator[str]:
+        """The companion's reply for a care-screened turn (or why there is none)."""
+        if self.companion is None:
+            yield ctx.t("companion.not_configured")
+            return
+        uploads = await _text_attachments(ctx.message.attachments)
+        images = await image_data_urls(await _image_attachments(ctx.message.attachments))
+        async for chunk in self.companion.turn(
+            ctx.user,
+            text,
+            ctx.locale,
+            key=ctx.message.key,
+            attachments_text=uploads,
+            images=images,
+            extra_system=decision.system_addition,
+        ):
+            yield chunk
 
     @command("reset", where=Where.DM)
     async def reset(self, inv: Invocation) -> None:

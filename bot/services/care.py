@@ -264,9 +264,13 @@ class Care:
                 notes.append(self._t(locale, "care.minor.noted"))
         result = self.screen.screen(text, risk_window=in_window)
         tier, escalated = result.tier, result.escalated
+        # Crisis words are answered in the language they were written in, whatever the UI says.
+        voice = "zh_Hans" if result.language.startswith("zh") else locale
         if state.region is None and result.language == "zh-Hant":
             # Written in Traditional characters with no /region: Taiwan and Hong Kong lines.
             plan = self.hotlines.plan(None, "zh-Hant")
+        elif state.region is None and voice != locale:
+            plan = self.hotlines.plan(None, voice)
         asked_at = self._checkins.pop(person, None)
         if (tier is Tier.NONE and asked_at is not None
                 and now - asked_at <= self.config.checkin_follow_up.total_seconds()
@@ -289,21 +293,21 @@ class Care:
             due = (state.last_block_at is None
                    or now - state.last_block_at >= self.config.block_interval.total_seconds())
             if due or escalated:
-                block = self.crisis_template(plan, locale)
+                block = self.crisis_template(plan, voice)
                 contact = await self.store.trusted(person)
                 if contact is not None:
                     # A14: say first that we can tell them; nothing is sent until /notify.
-                    block += "\n\n" + self._t(locale, "care.trusted.offer", name=contact.name)
+                    block += "\n\n" + self._t(voice, "care.trusted.offer", name=contact.name)
                 before.append(block)
                 await self.store.set_last_block(person, now)
                 await self._count("referral", locale)
                 full_block = True
             else:
-                before.append(self._t(locale, "care.crisis.one_liner",
-                                      numbers=self.short_numbers(plan, locale)))
+                before.append(self._t(voice, "care.crisis.one_liner",
+                                      numbers=self.short_numbers(plan, voice)))
             system.append(PROMPT_CRISIS)
         elif tier is Tier.CHECKIN:
-            after.append(self._t(locale, "care.crisis.checkin"))
+            after.append(self._t(voice, "care.crisis.checkin"))
             horizon = now - self.config.checkin_follow_up.total_seconds()
             for stale in [p for p, at in self._checkins.items() if at < horizon]:
                 del self._checkins[stale]  # people who never answered: keep the map small

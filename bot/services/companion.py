@@ -255,6 +255,7 @@ class Companion:
         attachments_text: Sequence[tuple[str, str]] = (),
         images: Sequence[str] = (),
         use_memory: bool = True,
+        extra_system: str = "",
     ) -> AssembledContext:
         """Build the request for `text` within the model's budget (reads only; calls no model)."""
         model = model or await self.model_for(person_id)
@@ -264,7 +265,8 @@ class Companion:
         )
         ctx = AssembledContext(model=model, budget=budget)
 
-        system = {"role": "system", "content": self.system_prompt(persona, locale)}
+        prompt = self.system_prompt(persona, locale)
+        system = {"role": "system", "content": f"{prompt}\n\n{extra_system}" if extra_system else prompt}
         system_tokens = est.message(system, model.id)
         current: dict[str, Any] = {"role": "user", "content": text}
         if images and model.vision:
@@ -408,8 +410,12 @@ class Companion:
         key: str | None = None,
         attachments_text: Sequence[tuple[str, str]] = (),
         images: Sequence[str] = (),
+        extra_system: str = "",
     ) -> AsyncIterator[str]:
         """Store `text`, stream the reply's text (plus any localized marker), store the reply.
+
+        `extra_system` is appended to the system prompt for this turn only (the care pipeline's
+        notes: a crisis was just answered, the person is a minor, …).
 
         `images` are data URLs from `image_data_urls` (checked and re-encoded); a vision model
         sees them, any other model is told that images came it cannot see. They are not stored.
@@ -438,6 +444,7 @@ class Companion:
                 locale,
                 attachments_text,
                 images,
+                extra_system=extra_system,
             ):
                 yield chunk
 
@@ -467,6 +474,8 @@ class Companion:
         locale: str,
         attachments_text: Sequence[tuple[str, str]],
         images: Sequence[str],
+        *,
+        extra_system: str = "",
     ) -> AsyncIterator[str]:
         ctx = await self.assemble(
             user,
@@ -478,6 +487,7 @@ class Companion:
             before_id=message_id,
             attachments_text=attachments_text,
             images=images,
+            extra_system=extra_system,
         )
         if conversation.has_streaming:
             # Inside the person's lock none of their replies can be streaming: such a row was

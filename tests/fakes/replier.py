@@ -82,3 +82,16 @@ class FakeReplier:
     async def paginate(self, pages: Sequence[str], *, ephemeral: bool = False) -> None:
         self.pages.append(list(pages))
         self.log.append(("paginate", "\n".join(pages)))
+
+
+def chat_replies(texts: Sequence[str]) -> list[str]:
+    """`texts` without the care pipeline's first-contact AI disclosure (safety-research §7 B1).
+
+    Every new person's first chat turn starts with that notice; tests of other features that
+    compare a turn's exact replies use this to look past it.
+    """
+    from bot.services.i18n import I18n
+
+    i18n = I18n.load()
+    notices = {i18n.t(locale, "care.disclosure.first") for locale in ("en", "zh_Hans")}
+    return [t for t in texts if t not in notices]

@@ -9,7 +9,7 @@ from bot.core.models import ChatRef, IncomingMessage, MessageHandle, UserRef
 from bot.services.delivery import ReplierDeliverer
 from bot.services.i18n import I18n
 from tests.fakes.openai_server import FakeOpenAI, Reply, Status
-from tests.fakes.replier import FakeReplier
+from tests.fakes.replier import FakeReplier, chat_replies
 from tests.reliability.conftest import dm, make_settings, open_app
 
 REPLY = "I remember you. 我记得你。"
@@ -31,7 +31,7 @@ async def test_redelivered_message_is_answered_once(
         replier = FakeReplier()
         await app.router.handle_message(msg, replier)
         await app.router.handle_message(msg, replier)  # the platform re-delivers the update
-        assert [s.shown for s in replier.sent] == [REPLY]
+        assert chat_replies([s.shown for s in replier.sent]) == [REPLY]
         assert len(fake_llm.requests) == 1
         assert await app.turns.status("console", msg.key) == "answered"
         assert await app.outbox.status_counts() == {"sent": 1}
@@ -103,7 +103,7 @@ async def test_model_down_keeps_turn_pending_then_answers_with_apology(
     try:
         live = FakeReplier()
         await app.router.handle_message(msg, live)
-        assert live.texts == [i18n.t("en", "companion.saved_will_answer")]
+        assert chat_replies(live.texts) == [i18n.t("en", "companion.saved_will_answer")]
         assert await app.turns.status("console", "down-1") == "pending"
     finally:
         await app.close()

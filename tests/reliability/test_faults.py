@@ -22,7 +22,7 @@ from bot.services.storage import Database
 from bot.services.storage.outbox import Outbox
 from tests.fakes.bad_images import small_png
 from tests.fakes.openai_server import Cut, FakeOpenAI, Hang, Status
-from tests.fakes.replier import FakeReplier
+from tests.fakes.replier import FakeReplier, chat_replies
 from tests.reliability.conftest import dm, make_settings, open_app
 
 REPLY = "I remember you. 我记得你。"
@@ -50,7 +50,7 @@ async def test_429_with_retry_after_is_honoured(
         start = time.monotonic()
         await app.router.handle_message(dm("ann", "hi", key="r429"), replier)
         assert time.monotonic() - start >= 1.0
-        assert replier.texts == [REPLY]
+        assert chat_replies(replier.texts) == [REPLY]
         assert len(fake_llm.requests) == 2
         await _consistent(app, "r429", "answered")
     finally:
@@ -65,7 +65,7 @@ async def test_500s_leave_the_turn_pending_with_a_clear_message(
     try:
         replier = FakeReplier()
         await app.router.handle_message(dm("bo", "你还在吗", key="r500"), replier)
-        assert replier.texts == [i18n.t("en", "companion.saved_will_answer")]
+        assert chat_replies(replier.texts) == [i18n.t("en", "companion.saved_will_answer")]
         assert len(fake_llm.requests) == 2
         await _consistent(app, "r500", "pending")
     finally:
@@ -85,7 +85,7 @@ async def test_hanging_model_times_out_and_the_turn_stays_pending(
         start = time.monotonic()
         await app.router.handle_message(dm("cy", "hello?", key="hang"), replier)
         assert time.monotonic() - start < 3
-        assert replier.texts == [i18n.t("en", "companion.saved_will_answer")]
+        assert chat_replies(replier.texts) == [i18n.t("en", "companion.saved_will_answer")]
         await _consistent(app, "hang", "pending")
     finally:
         await app.close()
@@ -136,7 +136,7 @@ async def test_busy_database_waits_instead_of_failing(
         waited = time.monotonic() - begin
         await asyncio.to_thread(holder.join)
         assert waited >= 0.8  # it really waited for the other writer
-        assert replier.texts == [REPLY]
+        assert chat_replies(replier.texts) == [REPLY]
         await _consistent(app, "busy", "answered")
     finally:
         await app.close()

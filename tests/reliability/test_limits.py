@@ -11,7 +11,7 @@ from bot.core.errors import ConfigError
 from bot.services.i18n import I18n
 from bot.services.limits import LimitsConfig
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.replier import FakeReplier
+from tests.fakes.replier import FakeReplier, chat_replies
 from tests.reliability.conftest import dm, make_settings, open_app
 
 REPLY = "I remember you. 我记得你。"
@@ -37,13 +37,13 @@ async def test_bucket_refuses_kindly_then_refills(
         for i in range(3):
             await app.router.handle_message(dm("ann", f"message {i}", key=f"b{i}"), replier)
         refusal = i18n.t("en", "reliability.rate_limited", seconds=10)
-        assert replier.texts == [REPLY, REPLY, refusal]
+        assert chat_replies(replier.texts) == [REPLY, REPLY, refusal]
         assert len(fake_llm.requests) == 2
         assert await app.turns.status("console", "b2") == "answered"  # refused is an answer
         # Another person has their own bucket.
         other = FakeReplier()
         await app.router.handle_message(dm("bo", "hi", key="o1"), other)
-        assert other.texts == [REPLY]
+        assert chat_replies(other.texts) == [REPLY]
         clock.now += 10  # one message refilled (6 per minute)
         await app.router.handle_message(dm("ann", "again", key="b3"), replier)
         assert replier.texts[-1] == REPLY
@@ -78,7 +78,7 @@ async def test_daily_quota_in_chinese(data_dir: Path, fake_llm: FakeOpenAI, i18n
         replier = FakeReplier()
         first = dm("dai", "你好", key="q1")
         await app.router.handle_message(first, replier)
-        assert replier.texts == [REPLY]
+        assert chat_replies(replier.texts) == [REPLY]
         person = await app.users.resolve("console", "dai")
         assert await app.limits.usage.tokens(person, "x", 0, 1e12) >= 20
         second = replace(dm("dai", "还在吗", key="q2"), locale_hint="zh")

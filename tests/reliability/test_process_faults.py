@@ -130,7 +130,8 @@ async def test_sigterm_exits_within_ten_seconds_and_answers_after_restart(
         assert proc.stdin is not None
         proc.stdin.write(b"are you still there?\n")
         await proc.stdin.drain()
-        await _read_until(proc, "We u")
+        # The output guard shows text a sentence at a time: the first one ends after ~19 s here.
+        await _read_until(proc, "We u", timeout=40)
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), timeout=12)
