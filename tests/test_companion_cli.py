@@ -93,7 +93,8 @@ async def test_chat_streams_and_a_second_run_continues(server: FakeOpenAI, tmp_p
 
 @pytest.mark.slow
 async def test_console_prints_tokens_as_they_arrive(tmp_path: Path) -> None:
-    reply = "".join(f"w{i:02d} " for i in range(30))
+    # Sentence-shaped: the care output guard releases model text a sentence at a time.
+    reply = "".join(f"w{i:02d}. " for i in range(30))
     async with FakeOpenAI(reply=reply, chunk_chars=4, chunk_delay=0.05) as slow:
         env = env_for(tmp_path, AFTERGLOW_LLM_BASE_URL=slow.base_url, AFTERGLOW_LLM_MODEL="m")
         proc = await asyncio.create_subprocess_exec(
@@ -128,7 +129,7 @@ async def test_console_prints_tokens_as_they_arrive(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 async def test_kill_mid_stream_loses_nothing_and_marks_partial(tmp_path: Path) -> None:
-    reply = "".join(f"part{i:02d} " for i in range(80))
+    reply = "".join(f"part{i:02d}. " for i in range(80))
     async with FakeOpenAI(reply=reply, chunk_chars=7, chunk_delay=0.05) as slow:
         env = env_for(tmp_path, AFTERGLOW_LLM_BASE_URL=slow.base_url, AFTERGLOW_LLM_MODEL="m")
         proc = await asyncio.create_subprocess_exec(
