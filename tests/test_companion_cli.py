@@ -95,7 +95,8 @@ async def test_chat_streams_and_a_second_run_continues(server: FakeOpenAI, tmp_p
 async def test_console_prints_tokens_as_they_arrive(tmp_path: Path) -> None:
     # Sentence-shaped: the care output guard releases model text a sentence at a time.
     reply = "".join(f"w{i:02d}. " for i in range(30))
-    async with FakeOpenAI(reply=reply, chunk_chars=4, chunk_delay=0.05) as slow:
+    # Several seconds of stream, so a busy machine stalling the child still sees it spread out.
+    async with FakeOpenAI(reply=reply, chunk_chars=4, chunk_delay=0.12) as slow:
         env = env_for(tmp_path, AFTERGLOW_LLM_BASE_URL=slow.base_url, AFTERGLOW_LLM_MODEL="m")
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -130,7 +131,8 @@ async def test_console_prints_tokens_as_they_arrive(tmp_path: Path) -> None:
 @pytest.mark.slow
 async def test_kill_mid_stream_loses_nothing_and_marks_partial(tmp_path: Path) -> None:
     reply = "".join(f"part{i:02d}. " for i in range(80))
-    async with FakeOpenAI(reply=reply, chunk_chars=7, chunk_delay=0.05) as slow:
+    # ~11 s of stream: a busy machine stalling the child cannot let the reply finish first.
+    async with FakeOpenAI(reply=reply, chunk_chars=7, chunk_delay=0.12) as slow:
         env = env_for(tmp_path, AFTERGLOW_LLM_BASE_URL=slow.base_url, AFTERGLOW_LLM_MODEL="m")
         proc = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -326,6 +326,19 @@ class TelegramAdapter:
                 raise DeliveryUnavailable(chat_id) from err
             raise
 
+    async def send_dm(self, platform_user_id: str, text: str) -> bool:
+        """The app's direct-message port (anniversaries, /notify): False when it can't reach them.
+
+        A Telegram private chat's id is the person's user id; a person who never opened the
+        chat or blocked the bot cannot be written to, and that is not an error.
+        """
+        try:
+            await self.deliver("telegram", platform_user_id, text)
+        except (DeliveryUnavailable, ValueError):
+            log.info("telegram: direct message to user %s not delivered", platform_user_id)
+            return False
+        return True
+
     async def publish_menu(self) -> bool:
         """Publish the `/` menus if they changed since the last start; failures only warn."""
         assert self.application is not None

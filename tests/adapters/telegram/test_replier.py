@@ -60,3 +60,15 @@ async def test_deliver_for_recovery(server: FakeTelegram, adapter: TelegramAdapt
     server.blocked_chats.add(99)
     with pytest.raises(DeliveryUnavailable):
         await adapter.deliver("telegram", "99", "unreachable")
+
+
+async def test_send_dm_reaches_a_private_chat_or_says_it_could_not(
+    server: FakeTelegram, adapter: TelegramAdapter
+) -> None:
+    assert await adapter.send_dm(str(USER["id"]), "happy anniversary")
+    (call,) = await server.wait_for("sendMessage")
+    assert int(call.params["chat_id"]) == USER["id"]
+    assert call.params["text"] == "happy anniversary"
+    server.blocked_chats.add(99)
+    assert not await adapter.send_dm("99", "unreachable")
+    assert not await adapter.send_dm("not-a-number", "x")
