@@ -186,27 +186,11 @@ class Memories:
     @staticmethod
     async def insert(conn: aiosqlite.Connection, person_id: int, item: NewMemory) -> int:
         """Insert one memory on `conn` (a `db.write()` transaction)."""
-        if item.kind not in KINDS:
-            raise ValueError(f"unknown memory kind {item.kind!r}")
-        span = item.span or (None, None)
         cur = await conn.execute(
             "INSERT INTO memories (person_id, persona_id, kind, body, keywords, letter_id,"
             " span_start, span_end, conversation_id, pinned, created_at, terms)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                person_id,
-                item.persona_id,
-                item.kind,
-                item.body,
-                json.dumps(list(item.keywords), ensure_ascii=False),
-                item.letter_id,
-                span[0],
-                span[1],
-                item.conversation_id,
-                int(item.pinned),
-                item.created_at if item.created_at is not None else time.time(),
-                index_terms(item.body),
-            ),
+            _bulk_params(person_id, [item])[0],
         )
         return int(cur.lastrowid or 0)
 
